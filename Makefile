@@ -1,0 +1,34 @@
+# The two quick-start commands are `make demo` and `make test`; both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+
+.PHONY: setup demo test corpus train evaluate clean
+
+setup: $(VENV)/.installed
+
+# Reinstall when the dependencies or their pins change. constraints.txt pins every package.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	touch $@
+
+demo: setup
+	$(BIN)/triage demo
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+corpus: setup
+	$(BIN)/triage corpus build
+
+train: setup
+	$(BIN)/triage train
+
+evaluate: setup
+	$(BIN)/triage evaluate
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .hypothesis

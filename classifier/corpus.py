@@ -1,0 +1,347 @@
+"""Building and loading the labelled corpus.
+
+``build_corpus`` reads the real public datasets in ``data/raw/`` (each with its SOURCE.md), the
+messages written for this project in ``data/written/`` and the hand labels in
+``data/labels/hand_labels.csv``, and writes one JSONL corpus with the fields
+``id, text, subject, channel, label, source, group``. The same readers read the evaluation-only
+copies in ``data/eval/``, which the corpus is checked against so that no evaluation text is trained on.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import StratifiedGroupKFold
+
+from .features import normalise_tokens
+from .labels import LABELS, check_label
+from .text import model_input, zone
+
+log = logging.getLogger(__name__)
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_DIR / "data"
+CORPUS_PATH = DATA_DIR / "corpus.jsonl"
+FIELDS = ("id", "text", "subject", "channel", "label", "source", "group")
+
+NEAR_DUPLICATE = 0.8
+"""Cosine similarity of word-trigram sets above which two messages count as one (the later is dropped)."""
+SAME_TEMPLATE = 0.5
+"""Above this, two messages share a template and are put in one group, so a split never separates them."""
+SOURCE_CAPS = {
+    # Real sources much larger than the rest are sampled (by a hash of the id, so the build is
+    # reproducible) so that the model does not learn one source's style as the signal for a label.
+    ("sms_spam_collection", "no_ask"): 1200,
+    ("enron_spam_enron1", "no_ask"): 600,
+    ("enron_spam_enron1", "spam"): 700,
+    ("enron_berkeley_categories", "no_ask"): 600,
+}
+
+
+@dataclass(frozen=True)
+class Record:
+    id: str
+    text: str
+    subject: str
+    channel: str
+    label: str  # one of LABELS, or "drop" for a message the hand labels take out
+    source: str
+    group: str
+
+
+# ---------------------------------------------------------------- readers, one per dataset
+
+
+def read_sms(folder: Path) -> Iterator[Record]:
+    """SMS Spam Collection: spam -> spam, ham -> no_ask (favours relabelled by hand)."""
+    with open(folder / "SMSSpamCollection.tsv", encoding="utf-8", newline="") as f:
+        for line_no, row in enumerate(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
+            if line_no == 1 or len(row) < 2:
+                continue
+            label = "spam" if row[0] == "spam" else "no_ask"
+            yield Record(f"sms:{line_no}", row[1], "", "sms", label, "sms_spam_collection", f"sms:{line_no}")
+
+
+def read_youtube(folder: Path) -> Iterator[Record]:
+    """YouTube Spam Collection comments, grouped by author."""
+    for path in sorted(folder.glob("Youtube*.csv")):
+        with open(path, encoding="utf-8", newline="") as f:
+            for row in csv.DictReader(f):
+                label = "spam" if row["label"].strip() == "1" else "no_ask"
+                yield Record(f"youtube:{row['COMMENT_ID']}", row["CONTENT"], "", "youtube_comment", label,
+                             "youtube_spam_collection", f"youtube:{row['AUTHOR'].strip().lower()}")
+
+
+def read_enron_spam(folder: Path) -> Iterator[Record]:
+    """Enron-Spam enron1 (pre-processed, lower-case): spam -> spam, ham -> no_ask; B2B pitches by hand."""
+    for kind, label in (("spam", "spam"), ("ham", "no_ask")):
+        with open(folder / f"{kind}.csv", encoding="utf-8", newline="") as f:
+            reader = csv.reader(f)
+            next(reader, None)
+            for index, row in enumerate(reader):
+                text = row[0]
+                # The pre-processing glued subject and body together; the "Subject: " tag is an artefact.
+                if text.lower().startswith("subject:"):
+                    text = text[len("subject:"):].strip()
+                yield Record(f"enron_spam:{kind}:{index}", text, "", "email", label, "enron_spam_enron1",
+                             f"enron_spam:{kind}:{index}")
+
+
+def read_enron_categories(folder: Path) -> Iterator[Record]:
+    """Berkeley's hand-categorised Enron mail: no_ask, but document-editing requests are left out."""
+    with open(folder / "enron_with_categories.jsonl", encoding="utf-8") as f:
+        for line in f:
+            mail = json.loads(line)
+            genres = {(top, second) for top, second, _ in mail["categories"]}
+            # Genre 1.6 is colleagues asking each other to edit documents: an ask, but none of our labels.
+            label = "drop" if (1, 6) in genres else "no_ask"
+            sender = (mail.get("from") or "").strip().lower() or f"unknown:{mail['id']}"
+            yield Record(f"enron_cat:{mail['id']}", mail.get("body") or "", mail.get("subject") or "", "email",
+                         label, "enron_berkeley_categories", f"enron_cat:{sender}")
+
+
+def read_political(folder: Path) -> Iterator[Record]:
+    """Political fundraising emails: charity_ask, grouped by committee."""
+    with open(folder / "training.csv", encoding="utf-8", newline="") as f:
+        for index, row in enumerate(csv.DictReader(f)):
+            yield Record(f"political:{index}", row["body"], row["subject"], "email", "charity_ask",
+                         "political_fundraising_emails", f"political:{row['committee'].strip().lower()}")
+
+
+def read_persuasion(folder: Path) -> Iterator[Record]:
+    """PersuasionForGood: the persuader's turns up to the first proposition of donation, one per dialogue."""
+    dialogues: dict[str, list[str]] = {}
+    asked: set[str] = set()
+    with open(folder / "300_dialog_annotated.csv", encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            dialogue = row["B2"]
+            if row["B4"] != "0" or dialogue in asked:
+                continue
+            dialogues.setdefault(dialogue, []).append(row["Unit"].strip())
+            if row["er_label_1"] == "proposition-of-donation":
+                asked.add(dialogue)
+    for dialogue, units in dialogues.items():
+        if dialogue in asked:
+            yield Record(f"persuasion:{dialogue}", " ".join(units), "", "chat", "charity_ask",
+                         "persuasion_for_good", f"persuasion:{dialogue}")
+
+
+REAL_READERS = {
+    "sms_spam_collection": read_sms,
+    "youtube_spam_collection": read_youtube,
+    "enron_spam_enron1": read_enron_spam,
+    "enron_berkeley_categories": read_enron_categories,
+    "political_fundraising_emails": read_political,
+    "persuasion_for_good": read_persuasion,
+}
+"""The real datasets the corpus uses. Parakweet (single sentences) and Stanford Politeness (requests
+between Wikipedia editors, no negatives) do not fit whole-message labels; they serve evaluation only."""
+
+WRITTEN_GROUP_SIZE = 20
+"""Written messages were composed in batches of about 20; a batch is one group, as one writer's sitting."""
+
+
+def read_written(folder: Path) -> Iterator[Record]:
+    """Messages written for the project, one file per brief (see data/written/WRITING_GUIDE.md)."""
+    for path in sorted(folder.glob("*.jsonl")):
+        brief = path.stem
+        with open(path, encoding="utf-8") as f:
+            for index, line in enumerate(f):
+                if not line.strip():
+                    continue
+                row = json.loads(line)
+                yield Record(f"written:{brief}:{index}", row["text"], row.get("subject") or "", row["channel"],
+                             check_label(row["label"]), f"written:{brief}",
+                             f"written:{brief}:{index // WRITTEN_GROUP_SIZE}")
+
+
+def read_hand_labels(path: Path) -> dict[str, str]:
+    """id -> label (or "drop") from the hand-label file, with its reasons kept beside it as data."""
+    labels: dict[str, str] = {}
+    with open(path, encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            label = row["label"].strip()
+            if label != "drop":
+                check_label(label)
+            labels[row["id"].strip()] = label
+    return labels
+
+
+def read_real(folder: Path) -> Iterator[Record]:
+    """Every record of the real datasets present under ``folder`` (data/raw or data/eval)."""
+    for name, reader in REAL_READERS.items():
+        if (folder / name).is_dir():
+            yield from reader(folder / name)
+
+
+# ---------------------------------------------------------------- building
+
+
+def dedup_key(subject: str, text: str) -> str:
+    """The normalised form used to compare messages: zoned, tokenised, placeholders, lower-case."""
+    return " ".join(normalise_tokens(zone(model_input(subject, text))))
+
+
+def _stable_fraction(key: str) -> float:
+    return int(hashlib.sha256(key.encode()).hexdigest()[:12], 16) / 16**12
+
+
+def _similarity_graph(keys: list[str], threshold: float) -> sp.csr_matrix:
+    """Pairs of messages whose word-trigram sets overlap above ``threshold`` (cosine)."""
+    vectoriser = TfidfVectorizer(analyzer="word", token_pattern=r"\S+", ngram_range=(3, 3), binary=True,
+                                 use_idf=False, norm="l2", lowercase=False, min_df=1)
+    try:
+        matrix = vectoriser.fit_transform(keys)
+    except ValueError:  # every message shorter than three words
+        return sp.csr_matrix((len(keys), len(keys)))
+    similarity = (matrix @ matrix.T).tocsr()
+    similarity.data[similarity.data < threshold] = 0
+    similarity.eliminate_zeros()
+    return similarity
+
+
+def build_corpus(data_dir: Path = DATA_DIR) -> tuple[list[dict], dict]:
+    """Assemble the corpus; returns (rows, build report)."""
+    hand = read_hand_labels(data_dir / "labels" / "hand_labels.csv")
+    report: Counter = Counter()
+    records: list[Record] = []
+    for record in [*read_real(data_dir / "raw"), *read_written(data_dir / "written")]:
+        label = hand.get(record.id, record.label)
+        if label == "drop":
+            report["dropped by hand label or genre"] += 1
+            continue
+        records.append(Record(record.id, record.text, record.subject, record.channel, label,
+                              record.source, record.group))
+
+    # Cap the largest real sources, by a hash of the id so that the build is reproducible.
+    totals = Counter((r.source, r.label) for r in records)
+    kept = []
+    for record in records:
+        cap = SOURCE_CAPS.get((record.source, record.label))
+        if cap is not None:
+            if _stable_fraction(record.id) >= cap / totals[record.source, record.label]:
+                report[f"sampled out of {record.source}"] += 1
+                continue
+        kept.append(record)
+    records = kept
+
+    # Empty and exact duplicates (after normalisation), and any text that is in the evaluation data.
+    eval_keys = {dedup_key(r.subject, r.text) for r in read_real(data_dir / "eval")}
+    seen: set[str] = set()
+    unique: list[tuple[Record, str]] = []
+    for record in records:
+        key = dedup_key(record.subject, record.text)
+        if not key:
+            report["empty after zoning"] += 1
+        elif key in seen:
+            report["exact duplicate"] += 1
+        elif key in eval_keys:
+            report["also in evaluation data"] += 1
+        else:
+            seen.add(key)
+            unique.append((record, key))
+
+    keys = [key for _, key in unique]
+    # Near-duplicates: keep the first of each pair.
+    near = sp.triu(_similarity_graph(keys, NEAR_DUPLICATE), k=1).tocsr()
+    dropped = set()
+    for i in range(near.shape[0]):
+        if i in dropped:
+            continue
+        for j in near.indices[near.indptr[i]: near.indptr[i + 1]]:
+            dropped.add(int(j))
+    report["near duplicate"] += len(dropped)
+    unique = [item for index, item in enumerate(unique) if index not in dropped]
+    keys = [key for _, key in unique]
+
+    # Messages that share a template share a group, so a grouped split keeps them on one side.
+    n_templates, template = connected_components(_similarity_graph(keys, SAME_TEMPLATE), directed=False)
+    sizes = Counter(template)
+    rows = []
+    for (record, _), component in zip(unique, template):
+        group = f"template:{component}" if sizes[component] > 1 else record.group
+        rows.append({"id": record.id, "text": record.text, "subject": record.subject, "channel": record.channel,
+                     "label": record.label, "source": record.source, "group": group})
+    report["templates (groups of similar messages)"] = sum(1 for c in sizes.values() if c > 1)
+    rows.sort(key=lambda row: row["id"])
+    return rows, dict(report)
+
+
+def write_corpus(rows: list[dict], path: Path = CORPUS_PATH) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps({field: row[field] for field in FIELDS}, ensure_ascii=False) + "\n")
+
+
+def corpus_hash(path: Path = CORPUS_PATH) -> str:
+    """sha256 of the corpus file: the model manifest records it, so a stale model is caught."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ---------------------------------------------------------------- loading and splitting
+
+HELD_OUT_FOLDS = 5
+SPLIT_SEED = 20261122
+
+
+def load_corpus(path: Path = CORPUS_PATH):
+    """The corpus as a Hugging Face ``datasets.Dataset``, read from the local file, never from a hub."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    import datasets
+
+    datasets.disable_progress_bars()
+    cache = PROJECT_DIR / ".cache" / "datasets"
+    return datasets.load_dataset("json", data_files=str(path), split="train", cache_dir=str(cache))
+
+
+def grouped_split(dataset) -> tuple:
+    """(train, held_out): one fold of a stratified group k-fold, so no group sits on both sides."""
+    splitter = StratifiedGroupKFold(n_splits=HELD_OUT_FOLDS, shuffle=True, random_state=SPLIT_SEED)
+    train_idx, test_idx = next(splitter.split(np.zeros(len(dataset)), dataset["label"], dataset["group"]))
+    return dataset.select(train_idx), dataset.select(test_idx)
+
+
+def counts(rows) -> dict:
+    """label -> count, in LABELS order."""
+    tally = Counter(row["label"] for row in rows)
+    return {label: tally.get(label, 0) for label in LABELS}
+
+
+def counts_markdown(rows) -> str:
+    """Counts by label x source and by label x channel, as the tables of the data card."""
+    def table(key: str) -> list[str]:
+        tally = Counter((row["label"], row[key]) for row in rows)
+        values = sorted({value for _, value in tally})
+        lines = [f"| {key} | " + " | ".join(LABELS) + " | total |", "| --- |" + " ---: |" * (len(LABELS) + 1)]
+        for value in values:
+            cells = [tally.get((label, value), 0) for label in LABELS]
+            lines.append(f"| {value} | " + " | ".join(str(c) if c else "" for c in cells) + f" | {sum(cells)} |")
+        totals = [sum(tally.get((label, v), 0) for v in values) for label in LABELS]
+        lines.append("| **total** | " + " | ".join(str(t) for t in totals) + f" | {sum(totals)} |")
+        return lines
+
+    return "\n".join([*table("source"), "", *table("channel")])
+
+
+COUNTS_START, COUNTS_END = "<!-- counts:start -->", "<!-- counts:end -->"
+
+
+def update_data_card(rows, card: Path) -> None:
+    """Rewrite the generated counts between the markers of the data card, leaving the prose alone."""
+    text = card.read_text(encoding="utf-8")
+    start, end = text.index(COUNTS_START) + len(COUNTS_START), text.index(COUNTS_END)
+    card.write_text(text[:start] + "\n" + counts_markdown(rows) + "\n" + text[end:], encoding="utf-8")

@@ -1,0 +1,220 @@
+"""Build, train, save and load the outreach classifier.
+
+A model is a scikit-learn Pipeline (zoning, normalisation and features inside it) saved with skops,
+next to a manifest that records the artifact's sha256, the library versions, the labels and the
+corpus it was trained on. Loading checks all of that before any object is built, and builds only
+the types on the allowlist below: a model file is data, never code to trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import ComplementNB
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.svm import LinearSVC
+
+from .features import AskCues, CompactTfidfVectorizer, Normaliser, Zoner
+from .labels import LABELS
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+MODELS_DIR = PROJECT_DIR / "models"
+DEFAULT_MODEL = "outreach"
+ARTIFACT = "model.skops"
+MANIFEST = "manifest.json"
+
+PINNED_LIBRARIES = ("scikit-learn", "skops", "spacy", "numpy", "scipy")
+"""A model is refused when any of these differs from the versions it was saved with."""
+
+TRUSTED_TYPES = [
+    # The project's own transformers, and the scikit-learn, NumPy and SciPy types a model is built
+    # from. skops refuses to build anything else, so a tampered file cannot run code on load.
+    "classifier.features.AskCues",
+    "classifier.features.CompactTfidfVectorizer",
+    "classifier.features.Normaliser",
+    "classifier.features.Zoner",
+    "builtins.slice",
+    "numpy.dtype",
+    "numpy.float64",
+    "numpy.int64",
+    "numpy.ndarray",
+    "scipy.sparse._csr.csr_matrix",
+    "sklearn.calibration.CalibratedClassifierCV",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.feature_extraction.text.TfidfTransformer",
+    "sklearn.feature_extraction.text.TfidfVectorizer",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.naive_bayes.ComplementNB",
+    "sklearn.pipeline.FeatureUnion",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.svm._classes.LinearSVC",
+]
+
+
+class ModelError(Exception):
+    """A model file is missing, altered, or was made by other library versions."""
+
+
+def _features() -> FeatureUnion:
+    return FeatureUnion([
+        ("words", CompactTfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=(1, 2), min_df=2,
+                                  sublinear_tf=True, max_features=60_000, dtype=np.float32)),
+        ("chars", CompactTfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=3, lowercase=False,
+                                  sublinear_tf=True, max_features=80_000, dtype=np.float32)),
+        ("cues", AskCues()),
+    ])
+
+
+def _pipeline(classifier) -> Pipeline:
+    return Pipeline([("zone", Zoner()), ("normalise", Normaliser()), ("features", _features()),
+                     ("classify", classifier)])
+
+
+def build_candidate(name: str):
+    """A fresh, unfitted candidate model by name (see CANDIDATES)."""
+    if name == "logreg":
+        return _pipeline(LogisticRegression(C=8.0, class_weight="balanced", max_iter=1000))
+    if name == "logreg_calibrated":
+        return _pipeline(CalibratedClassifierCV(
+            LogisticRegression(C=8.0, class_weight="balanced", max_iter=1000), method="sigmoid", cv=3,
+            ensemble=False))
+    if name == "complement_nb":
+        return _pipeline(ComplementNB(alpha=0.3))
+    if name == "linear_svc":
+        return _pipeline(CalibratedClassifierCV(LinearSVC(C=0.5, class_weight="balanced"), method="sigmoid", cv=3))
+    if name == "spacy_textcat":
+        from .spacy_textcat import SpacyTextcat
+
+        return Pipeline([("zone", Zoner()), ("classify", SpacyTextcat())])
+    raise ValueError(f"unknown candidate {name!r}; expected one of {', '.join(CANDIDATES)}")
+
+
+CANDIDATES = ("logreg", "logreg_calibrated", "complement_nb", "linear_svc", "spacy_textcat")
+SAVABLE = ("logreg", "logreg_calibrated", "complement_nb", "linear_svc")
+"""Candidates whose fitted form skops can save under the allowlist (spaCy's textcat is compared only)."""
+
+
+def library_versions() -> dict[str, str]:
+    versions = {name: version(name) for name in PINNED_LIBRARIES}
+    versions["python"] = platform.python_version()
+    return versions
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_dir(name_or_path: str | Path = DEFAULT_MODEL) -> Path:
+    """A model name under models/, or a path to a model folder."""
+    path = Path(name_or_path)
+    if path.is_dir() or path.is_absolute() or len(path.parts) > 1:
+        return path
+    return MODELS_DIR / str(name_or_path)
+
+
+def save_model(pipeline, folder: Path, *, candidate: str, corpus_sha256: str, metrics: dict,
+               training: dict) -> dict:
+    """Write the skops artifact and its manifest; returns the manifest."""
+    import skops.io as sio
+
+    folder.mkdir(parents=True, exist_ok=True)
+    artifact = folder / ARTIFACT
+    sio.dump(pipeline, artifact, compression=zipfile.ZIP_DEFLATED)
+    untrusted = set(sio.get_untrusted_types(file=artifact)) - set(TRUSTED_TYPES)
+    if untrusted:
+        artifact.unlink()
+        raise ModelError(f"the model holds types outside the allowlist: {', '.join(sorted(untrusted))}")
+    manifest = {
+        "name": folder.name,
+        "candidate": candidate,
+        "artifact": ARTIFACT,
+        "sha256": sha256_file(artifact),
+        "size_bytes": artifact.stat().st_size,
+        "labels": list(LABELS),
+        "libraries": library_versions(),
+        "corpus_sha256": corpus_sha256,
+        "training": training,
+        "metrics": metrics,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def read_manifest(folder: Path) -> dict:
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise ModelError(f"no model at {folder}: {MANIFEST} is missing (train one with `triage train`)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ModelError(f"{path} is not valid JSON: {error}") from None
+
+
+def check_manifest(folder: Path, manifest: dict) -> Path:
+    """Refuse a model whose artifact, labels or library versions do not match its manifest."""
+    artifact = folder / manifest.get("artifact", ARTIFACT)
+    if not artifact.is_file():
+        raise ModelError(f"model artifact {artifact} is missing")
+    actual = sha256_file(artifact)
+    if actual != manifest.get("sha256"):
+        raise ModelError(f"model artifact {artifact} has sha256 {actual}, but the manifest says "
+                         f"{manifest.get('sha256')}: the file was altered; refusing to load it")
+    if manifest.get("labels") != list(LABELS):
+        raise ModelError(f"model labels {manifest.get('labels')} differ from this version's {list(LABELS)}")
+    installed = library_versions()
+    for name in PINNED_LIBRARIES:
+        saved = manifest.get("libraries", {}).get(name)
+        if saved != installed[name]:
+            raise ModelError(f"model {folder.name} was saved with {name} {saved}, but {installed[name]} is "
+                             f"installed; install the pinned versions (make setup) or retrain (triage train)")
+    return artifact
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    pipeline: object
+    manifest: dict
+    folder: Path
+
+    @property
+    def model_id(self) -> str:
+        """Name and the first 12 hex digits of the artifact hash, e.g. ``outreach@3f2a9c0d1e4b``."""
+        return f"{self.manifest['name']}@{self.manifest['sha256'][:12]}"
+
+
+def load_model(name_or_path: str | Path = DEFAULT_MODEL) -> LoadedModel:
+    """Load a model after checking its hash, labels and library versions against the manifest."""
+    import skops.io as sio
+
+    folder = model_dir(name_or_path)
+    manifest = read_manifest(folder)
+    artifact = check_manifest(folder, manifest)
+    untrusted = set(sio.get_untrusted_types(file=artifact)) - set(TRUSTED_TYPES)
+    if untrusted:
+        raise ModelError(f"model {artifact} holds types outside the allowlist: {', '.join(sorted(untrusted))}")
+    pipeline = sio.load(artifact, trusted=TRUSTED_TYPES)
+    return LoadedModel(pipeline, manifest, folder)
+
+
+def fit_timed(pipeline, texts: list[str], labels: list[str]) -> float:
+    """Fit and return the seconds it took."""
+    start = time.perf_counter()
+    pipeline.fit(texts, labels)
+    return time.perf_counter() - start
