@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -89,6 +90,30 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--json", action="store_true", help="print JSON instead of text")
     classify.set_defaults(func=_cmd_classify)
 
+    score = commands.add_parser(
+        "score", help="score inbox exports: label, action, reasons and reply for every inbound message",
+        description="Score every inbound message of one or more exports (mbox, Maildir, a folder of .eml, "
+                    "one .eml, Outlook or generic CSV, JSONL, or - for stdin) against the history the export "
+                    "itself holds, plus --history and --ledger. The ledger is only read, never written.",
+        epilog="Exit status: 0 every message was scored; 2 a missing file, an unknown format or bad usage; "
+               "3 some messages could not be read and were skipped (listed in the summary on stderr).")
+    score.add_argument("inputs", nargs="+", metavar="INPUT", help="export file or folder, or - for stdin")
+    score.add_argument("-o", "--output", default=None, help="output file (default: stdout)")
+    score.add_argument("--format", default=None, choices=("jsonl", "csv", "parquet"),
+                       help="output format (default: from the -o suffix, else jsonl)")
+    score.add_argument("--history", default=None, help="ledger events (JSONL or CSV) to weigh asks against")
+    score.add_argument("--ledger", default=None, help="ledger database to read (never written by scoring)")
+    score.add_argument("--me", action="append", default=[], metavar="ADDRESS",
+                       help="your own address (repeatable); default: the most frequent sender of Sent mail")
+    score.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes (default: every core)")
+    score.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    score.add_argument("--model", default=None)
+    score.add_argument("--policy", default=None, help="policy TOML overriding the defaults")
+    score.add_argument("--input-format", default=None, help="mbox, maildir, eml, csv or jsonl (default: detect)")
+    for column in ("text", "sender", "date", "subject", "id"):
+        score.add_argument(f"--{column}-col", default=None, help=f"generic CSV: the {column} column")
+    score.set_defaults(func=_cmd_score)
+
     try:
         from . import cli_ledger
     except ImportError:  # the ledger commands arrive with the ledger module
@@ -138,6 +163,37 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def run_score(options, quiet: bool = False) -> int:
+    """Score, print the summary on stderr, and return the exit code (0, or 3 when some were skipped)."""
+    from tqdm import tqdm
+
+    from .batch import format_summary, score
+
+    with tqdm(unit=" msg", file=sys.stderr, disable=quiet or not sys.stderr.isatty(), desc="scoring") as bar:
+        summary = score(options, progress=bar.update)
+    if not quiet:
+        print(format_summary(summary), file=sys.stderr)
+    return summary.exit_code
+
+
+def _cmd_score(args) -> int:
+    from .batch import ScoreOptions
+    from .sources import CsvColumns
+
+    if args.jobs < 1:
+        raise ValueError(f"--jobs {args.jobs} is not a number of processes; expected 1 or more")
+    fmt = args.format or next((f for f in ("csv", "parquet") if str(args.output or "").endswith(f".{f}")), "jsonl")
+    columns = None
+    if any(getattr(args, f"{c}_col") for c in ("text", "sender", "date", "subject", "id")):
+        defaults = CsvColumns()
+        columns = CsvColumns(**{c: getattr(args, f"{c}_col") or getattr(defaults, c)
+                                for c in ("text", "sender", "date", "subject", "id")})
+    options = ScoreOptions(inputs=args.inputs, output=args.output, format=fmt, history=args.history,
+                           ledger=args.ledger, me=args.me, jobs=args.jobs, quiet=args.quiet, model=args.model,
+                           policy=args.policy, input_format=args.input_format, columns=columns)
+    return run_score(options, quiet=args.quiet)
+
+
 def _cmd_classify(args) -> int:
     text = sys.stdin.read() if args.text == "-" else args.text
     result = classify_text(text, subject=args.subject, model=args.model)
@@ -153,11 +209,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    from .ledger import LedgerError
     from .model import ModelError
 
     try:
         return args.func(args)
-    except (ModelError, ValueError, FileNotFoundError) as error:
+    except (ModelError, LedgerError, ValueError, FileNotFoundError) as error:
         print(f"triage: {error}", file=sys.stderr)
         return 2
 

@@ -23,16 +23,21 @@ EVAL_DIR = DATA_DIR / "eval"
 
 
 def split_metrics(probabilities: np.ndarray, classes: list[str], truth: list[str]) -> dict:
-    """Per-class precision/recall/F1, macro-F1, log-loss and the confusion matrix (rows: truth)."""
+    """Per-class precision/recall/F1, macro-F1, log-loss and the confusion matrix (rows: truth).
+
+    ``classes`` names the columns of ``probabilities`` and must be sorted, as scikit-learn's are.
+    """
+    if list(classes) != sorted(classes):
+        raise ValueError(f"probability columns must be in sorted label order, got {classes}")
     predicted = [classes[i] for i in np.argmax(probabilities, axis=1)]
     precision, recall, f1, support = precision_recall_fscore_support(
         truth, predicted, labels=list(LABELS), zero_division=0)
-    order = [classes.index(label) for label in LABELS]
     return {
         "n": len(truth),
         "macro_f1": float(f1_score(truth, predicted, labels=list(LABELS), average="macro", zero_division=0)),
         "accuracy": float(np.mean([p == t for p, t in zip(predicted, truth)])),
-        "log_loss": float(log_loss(truth, np.clip(probabilities[:, order], 1e-9, 1), labels=list(LABELS))),
+        # log_loss reads the columns in sorted label order, which is the order of a model's classes_.
+        "log_loss": float(log_loss(truth, probabilities, labels=sorted(classes))),
         "per_class": {label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
                       for label, p, r, f, s in zip(LABELS, precision, recall, f1, support)},
         "confusion": {"labels": list(LABELS),

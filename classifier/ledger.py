@@ -1,0 +1,359 @@
+"""The social-capital ledger: an SQLite store of what each sender gave and took.
+
+Boring on purpose: normalised sender keys, refused NaN, one explicit transaction per write, and event
+ids derived from the content so that importing a file twice, or two processes recording the same
+event at once, adds it only once. Scoring never writes here; recording is always an explicit call.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from .events import (
+    DEPOSIT_KINDS,
+    FIELDS,
+    HELP_KINDS,
+    KINDS,
+    SENDER_FORMS,
+    SIGNAL_KINDS,
+    WITHDRAWAL_KINDS,
+    Event,
+    normalise_sender,
+    parse_date,
+    stored_date,
+)
+from .policy import Policy
+from .standing import Standing, standing
+
+__all__ = [
+    "DEPOSIT_KINDS", "FIELDS", "FORMATS", "HELP_KINDS", "KINDS", "SENDER_FORMS", "SIGNAL_KINDS",
+    "WITHDRAWAL_KINDS", "Event", "Ledger", "LedgerError", "default_ledger_path", "normalise_sender",
+    "parse_date", "read_events", "write_events",
+]
+
+ENV_VAR = "TRIAGE_LEDGER"
+FORMATS: tuple[str, ...] = ("jsonl", "csv")
+BUSY_TIMEOUT_MS = 60_000
+"""How long a writer waits for another process's transaction before giving up."""
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 0 -> 1: events and aliases.
+    (
+        """CREATE TABLE events (
+               id       TEXT PRIMARY KEY,      -- sha256 of the normalised fields (Event.id)
+               sender   TEXT NOT NULL,         -- normalised key, never the alias group
+               date     TEXT NOT NULL,         -- UTC, fixed width, so text order is time order
+               kind     TEXT NOT NULL,
+               weight   REAL NOT NULL CHECK (weight >= 0),
+               note     TEXT NOT NULL DEFAULT '',
+               source   TEXT NOT NULL DEFAULT '',
+               label    TEXT,
+               recorded TEXT NOT NULL
+           )""",
+        "CREATE INDEX events_sender_date ON events (sender, date)",
+        """CREATE TABLE aliases (
+               key       TEXT PRIMARY KEY,     -- a normalised sender key
+               canonical TEXT NOT NULL         -- the group it belongs to
+           )""",
+        "CREATE INDEX aliases_canonical ON aliases (canonical)",
+    ),
+    # 1 -> 2: corrections a person makes to a label or an action, for the review UI.
+    (
+        """CREATE TABLE corrections (
+               id         INTEGER PRIMARY KEY AUTOINCREMENT,
+               message_id TEXT NOT NULL,
+               kind       TEXT NOT NULL,       -- what was corrected, e.g. 'label' or 'action'
+               old        TEXT,
+               new        TEXT,
+               created    TEXT NOT NULL,
+               undone     INTEGER NOT NULL DEFAULT 0
+           )""",
+        "CREATE INDEX corrections_message ON corrections (message_id)",
+    ),
+)
+"""Step i upgrades a database at user_version i to i + 1. Append steps; never edit a released one."""
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class LedgerError(Exception):
+    """The ledger file cannot be used (not a database, or written by a newer version)."""
+
+
+def default_ledger_path() -> Path:
+    """$TRIAGE_LEDGER, else ~/.local/share/outreach-triage/ledger.db (read at call time, not import)."""
+    override = os.environ.get(ENV_VAR, "").strip()
+    if override:
+        return Path(override).expanduser()
+    return Path.home() / ".local" / "share" / "outreach-triage" / "ledger.db"
+
+
+class Ledger:
+    """The event store for one ledger file. Each process opens its own; SQLite serialises writers."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path).expanduser() if path is not None else default_ledger_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._use_wal()
+            self._migrate()
+        except sqlite3.DatabaseError as error:
+            raise LedgerError(f"cannot open ledger {str(self.path)!r}: {error}") from None
+
+    # ------------------------------------------------------------ plumbing
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One explicit write transaction; BEGIN IMMEDIATE takes the write lock up front so that two
+        processes never both read-then-write on a stale view."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def _use_wal(self) -> None:
+        """Switch the file to WAL once (it persists). SQLite answers "database is locked" at once,
+        without waiting on the busy timeout, when another process holds a lock during the switch, so
+        the first opens of a new ledger retry until the timeout."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self._conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    def _version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        if self._version() == SCHEMA_VERSION:
+            return
+        with self._write() as conn:
+            version = self._version()  # again, under the lock: another process may have migrated
+            if version > SCHEMA_VERSION:
+                raise LedgerError(f"ledger {str(self.path)!r} has schema version {version}, but this program "
+                                  f"knows versions up to {SCHEMA_VERSION}; upgrade outreach-triage")
+            for step in MIGRATIONS[version:]:
+                for statement in step:
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # ------------------------------------------------------------ aliases
+
+    def _group(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT canonical FROM aliases WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def keys(self, sender: str | None) -> list[str]:
+        """Every key of the person ``sender`` names (itself first); [] for an unknown sender."""
+        key = normalise_sender(sender)
+        if key is None:
+            return []
+        group = self._group(key)
+        if group is None:
+            return [key]
+        others = [row[0] for row in self._conn.execute(
+            "SELECT key FROM aliases WHERE canonical = ? AND key != ? ORDER BY key", (group, key))]
+        return [key, *others]
+
+    def alias(self, a: str, b: str) -> None:
+        """Record that ``a`` and ``b`` are one person: from now on their events count together."""
+        key_a, key_b = normalise_sender(a), normalise_sender(b)
+        if key_a is None or key_b is None:
+            raise ValueError(f"alias needs two senders; expected {SENDER_FORMS}")
+        with self._write() as conn:
+            group_a = self._group(key_a) or key_a
+            group_b = self._group(key_b) or key_b
+            conn.execute("UPDATE aliases SET canonical = ? WHERE canonical = ?", (group_a, group_b))
+            conn.executemany("INSERT OR REPLACE INTO aliases (key, canonical) VALUES (?, ?)",
+                             [(group_a, group_a), (key_a, group_a), (key_b, group_a)])
+
+    # ------------------------------------------------------------ events
+
+    def record(self, event: Event) -> bool:
+        """Store one event; True when it was new."""
+        return self.record_many([event]) == 1
+
+    def record_many(self, events: Iterable[Event]) -> int:
+        """Store events in one transaction; returns how many were new (already known ids are skipped)."""
+        recorded = stored_date(datetime.now(UTC))
+        rows = [(e.id, e.sender, stored_date(e.date), e.kind, e.weight, e.note, e.source, e.label, recorded)
+                for e in events]
+        with self._write() as conn:
+            before = conn.total_changes
+            conn.executemany("INSERT OR IGNORE INTO events (id, sender, date, kind, weight, note, source, "
+                             "label, recorded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            return conn.total_changes - before
+
+    def events(self, sender: str | None, before: datetime | None = None) -> list[Event]:
+        """The events of ``sender`` and all their aliases, oldest first; only those strictly before
+        ``before`` when given."""
+        keys = self.keys(sender)
+        if not keys:
+            return []
+        query = (f"SELECT sender, date, kind, weight, note, source, label FROM events "
+                 f"WHERE sender IN ({', '.join('?' * len(keys))})")
+        params: list[str] = list(keys)
+        if before is not None:
+            query += " AND date < ?"
+            params.append(stored_date(parse_date(before)))
+        return [_event(row) for row in self._conn.execute(query + " ORDER BY date, id", params)]
+
+    def all_events(self) -> list[Event]:
+        """Every event in the ledger, oldest first."""
+        return [_event(row) for row in self._conn.execute(
+            "SELECT sender, date, kind, weight, note, source, label FROM events ORDER BY date, id")]
+
+    def count(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM events").fetchone()[0])
+
+    def standing(self, sender: str | None, at: datetime, policy: Policy) -> Standing:
+        """What ``sender`` (with all aliases) has given and taken before ``at``; empty when unknown."""
+        return standing(self.events(sender, before=at), at, policy)
+
+    # ------------------------------------------------------------ files
+
+    def export(self, fp: IO[str], fmt: str = "jsonl") -> int:
+        """Write every event to ``fp`` as JSONL or CSV (the FIELDS columns); returns how many.
+        Aliases are not part of the file: they live in the ledger only."""
+        events = self.all_events()
+        write_events(fp, events, fmt)
+        return len(events)
+
+    def import_file(self, path: str | os.PathLike[str], fmt: str | None = None) -> int:
+        """Record the events of a JSONL or CSV file ("-" is stdin) in one transaction; returns how many
+        were new. Any bad row stops the import before anything is written."""
+        return self.record_many(read_events(path, fmt))
+
+    # ------------------------------------------------------------ corrections
+
+    def add_correction(self, message_id: str, kind: str, old: str | None, new: str | None) -> int:
+        """Remember that a person changed ``kind`` (e.g. 'label') of a message from ``old`` to ``new``."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO corrections (message_id, kind, old, new, created) VALUES (?, ?, ?, ?, ?)",
+                (message_id, kind, old, new, stored_date(datetime.now(UTC))))
+            return int(cursor.lastrowid or 0)
+
+    def undo_correction(self, correction_id: int) -> bool:
+        """Mark a correction undone (kept, for the record); True when it existed and was not undone yet."""
+        with self._write() as conn:
+            cursor = conn.execute("UPDATE corrections SET undone = 1 WHERE id = ? AND undone = 0",
+                                  (correction_id,))
+            return cursor.rowcount == 1
+
+    def corrections(self, message_id: str | None = None) -> list[dict[str, object]]:
+        """Corrections, oldest first, including undone ones (``undone`` is 0 or 1)."""
+        query = "SELECT id, message_id, kind, old, new, created, undone FROM corrections"
+        params: tuple[str, ...] = ()
+        if message_id is not None:
+            query, params = query + " WHERE message_id = ?", (message_id,)
+        columns = ("id", "message_id", "kind", "old", "new", "created", "undone")
+        return [dict(zip(columns, row)) for row in self._conn.execute(query + " ORDER BY id", params)]
+
+
+def _event(row: tuple) -> Event:
+    sender, date, kind, weight, note, source, label = row
+    return Event(sender=sender, date=datetime.fromisoformat(date), kind=kind, weight=weight, note=note,
+                 source=source, label=label)
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def guess_format(path: str | os.PathLike[str]) -> str:
+    """The file format from the extension: .jsonl/.ndjson/.json -> jsonl, .csv -> csv."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    if suffix == ".csv":
+        return "csv"
+    raise ValueError(f"cannot tell the format of {str(path)!r} from its extension {suffix!r}; "
+                     f"expected .jsonl or .csv, or give the format ({', '.join(FORMATS)})")
+
+
+def read_events(path: str | os.PathLike[str], fmt: str | None = None) -> list[Event]:
+    """Every event of a ledger file, or a ValueError naming the file, the line and the bad value."""
+    name = str(path)
+    if fmt is None:
+        fmt = "jsonl" if name == "-" else guess_format(path)
+    check_format(fmt)
+    if name == "-":
+        return list(_parse(sys.stdin, fmt, "<stdin>"))
+    with open(path, encoding="utf-8-sig", newline="") as fp:
+        return list(_parse(fp, fmt, name))
+
+
+def _parse(fp: IO[str], fmt: str, name: str) -> Iterator[Event]:
+    rows: Iterator[tuple[int, object]]
+    if fmt == "csv":
+        reader = csv.DictReader(fp)
+        missing = [f for f in ("sender", "date", "kind") if f not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{name} line 1: header lacks {', '.join(missing)}; expected columns "
+                             f"{', '.join(FIELDS)}")
+        rows = ((reader.line_num, row) for row in reader)
+    else:
+        rows = _jsonl_rows(fp, name)
+    for line, row in rows:
+        try:
+            if not isinstance(row, dict):
+                raise ValueError(f"expected a JSON object with {', '.join(FIELDS)}, got {row!r}")
+            if None in row:  # csv.DictReader puts extra cells under None
+                raise ValueError(f"more cells than columns: {row[None]!r}")
+            yield Event.from_row(row)
+        except ValueError as error:
+            raise ValueError(f"{name} line {line}: {error}") from None
+
+
+def _jsonl_rows(fp: IO[str], name: str) -> Iterator[tuple[int, object]]:
+    for line, text in enumerate(fp, start=1):
+        if not text.strip():
+            continue
+        try:
+            yield line, json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{name} line {line}: not JSON ({error.msg}): {text.strip()[:80]!r}") from None
+
+
+def write_events(fp: IO[str], events: Iterable[Event], fmt: str = "jsonl") -> None:
+    """Write events as a ledger file: JSONL (label null when absent) or CSV (label empty)."""
+    check_format(fmt)
+    if fmt == "csv":
+        writer = csv.DictWriter(fp, fieldnames=FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for event in events:
+            writer.writerow({**event.as_row(), "label": event.label or ""})
+    else:
+        for event in events:
+            fp.write(json.dumps(event.as_row(), ensure_ascii=False) + "\n")

@@ -1,0 +1,178 @@
+"""The Message dataclass, and the only code that parses raw mail bytes.
+
+Mail is untrusted input. Parsing never raises for a bad message: what cannot be read is replaced,
+capped or skipped, and each such repair is recorded in ``Message.flags`` so that a batch can report
+it. HTML is turned into plain text with a real HTML parser and is never rendered.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import email.utils
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.message import EmailMessage
+
+MAX_BODY_CHARS = 100_000
+"""Bodies are cut here: enough for any real ask, and a 2 MB body cannot slow a batch down."""
+MAX_PART_BYTES = 2_000_000
+"""A text part larger than this is read only up to this size (an attachment disguised as text)."""
+
+
+@dataclass
+class Message:
+    """One message, from any source, as the rest of the program sees it."""
+
+    id: str
+    sender: str | None = None  # lower-case address or handle; None when unknown
+    sender_name: str = ""
+    to: list[str] = field(default_factory=list)
+    date: datetime | None = None  # timezone-aware
+    subject: str = ""
+    text: str = ""
+    channel: str = "email"
+    folders: list[str] = field(default_factory=list)  # Gmail labels or Maildir folder
+    in_reply_to: str = ""
+    origin: str = ""  # where it came from: "file.mbox#12"
+    flags: list[str] = field(default_factory=list)  # what had to be repaired to read it
+    role: str | None = None  # "sent", "draft" or "chat" when the export's folders say so (batch sets it)
+
+    def flag(self, problem: str) -> None:
+        if problem not in self.flags:
+            self.flags.append(problem)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+"""Header values are one line: an encoded CR LF must not become a line break (header injection)."""
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """RFC 5322 or ISO 8601 date to an aware datetime (UTC when no zone is given); None if unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def normalise_address(value: str | None) -> str | None:
+    """The lower-case addr-spec of a From/To value, or None when it holds no usable address."""
+    if not value:
+        return None
+    _, address = email.utils.parseaddr(_CONTROL.sub("", str(value)))
+    address = address.strip().lower()
+    return address if "@" in address and " " not in address else None
+
+
+def html_to_text(markup: str) -> str:
+    """Visible text of an HTML body, with BeautifulSoup; scripts and styles are dropped, nothing is run."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(markup, "html.parser")
+    for hidden in soup(["script", "style", "head", "title", "template", "noscript"]):
+        hidden.decompose()
+    text = soup.get_text("\n")
+    return re.sub(r"\n\s*\n+", "\n\n", text).strip()
+
+
+def _decode_part(part, message: Message) -> str:
+    """A text part's content as str; unknown charsets and broken encodings decode with replacement."""
+    payload = part.get_payload(decode=True) or b""
+    if len(payload) > MAX_PART_BYTES:
+        payload = payload[:MAX_PART_BYTES]
+        message.flag("body_capped")
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        return payload.decode(charset, errors="replace")
+    except LookupError:
+        message.flag("unknown_charset")
+        return payload.decode("utf-8", errors="replace")
+
+
+def _body_text(mail: EmailMessage, message: Message) -> str:
+    """The plain-text body: text/plain preferred, else HTML converted; attachments skipped."""
+    plain, html = [], []
+    for part in mail.walk():
+        if part.is_multipart():
+            continue
+        disposition = (part.get_content_disposition() or "").lower()
+        ctype = part.get_content_type()
+        if disposition == "attachment" or ctype not in ("text/plain", "text/html"):
+            message.flag("attachments_skipped")
+            continue
+        (plain if ctype == "text/plain" else html).append(part)
+    if plain:
+        return "\n\n".join(_decode_part(part, message) for part in plain)
+    if html:
+        message.flag("html_only")
+        return "\n\n".join(html_to_text(_decode_part(part, message)) for part in html)
+    return ""
+
+
+def _header(mail: EmailMessage, name: str, message: Message) -> str:
+    """A header's decoded value; a malformed one is read raw instead of failing the message."""
+    try:
+        value = mail.get(name)
+    except (ValueError, TypeError, IndexError, AttributeError):
+        message.flag(f"bad_header:{name.lower()}")
+        raw = mail.get_all(name, failobj=[])
+        value = str(raw[0]) if raw else ""
+    return _CONTROL.sub(" ", str(value or "")).strip()
+
+
+def parse_bytes(raw: bytes, *, origin: str = "", fallback_id: str = "") -> Message:
+    """Parse one RFC 5322 message. Never raises for bad mail; repairs are listed in ``flags``."""
+    message = Message(id=fallback_id or origin, origin=origin)
+    if b"\x00" in raw:
+        message.flag("nul_bytes")
+        raw = raw.replace(b"\x00", b"")
+    mail = email.message_from_bytes(raw, policy=email.policy.default)
+    if mail.defects:
+        message.flag("mime_defects")
+    message_id = _header(mail, "Message-ID", message)
+    if message_id:
+        message.id = message_id
+    sender = _header(mail, "From", message)
+    message.sender = normalise_address(sender)
+    if sender and message.sender is None:
+        message.flag("bad_address")
+    message.sender_name = email.utils.parseaddr(sender)[0] if sender else ""
+    message.to = [a for a in (normalise_address(v) for v in _addresses(mail, message)) if a]
+    message.date = parse_date(_header(mail, "Date", message))
+    message.subject = _header(mail, "Subject", message)
+    message.in_reply_to = _header(mail, "In-Reply-To", message)
+    labels = _header(mail, "X-Gmail-Labels", message)
+    message.folders = [label.strip() for label in labels.split(",") if label.strip()] if labels else []
+    try:
+        text = _body_text(mail, message)
+    except (LookupError, ValueError, TypeError, AssertionError, IndexError) as error:
+        # The email package can fail deep in a broken MIME tree; read the raw body instead.
+        message.flag(f"unreadable_mime:{type(error).__name__}")
+        text = raw.partition(b"\n\n")[2].decode("utf-8", errors="replace")
+    if len(text) > MAX_BODY_CHARS:
+        message.flag("body_capped")
+        text = text[:MAX_BODY_CHARS]
+    message.text = text
+    return message
+
+
+def _addresses(mail: EmailMessage, message: Message) -> list[str]:
+    values = []
+    for name in ("To", "Cc"):
+        value = _header(mail, name, message)
+        if value:
+            values.extend(address for _, address in email.utils.getaddresses([value]))
+    return values
+
+
+def from_email_message(mail: EmailMessage, *, origin: str = "") -> Message:
+    """A Message from an already-parsed ``email.message.EmailMessage`` (for filters that have one)."""
+    return parse_bytes(mail.as_bytes(policy=email.policy.compat32), origin=origin)

@@ -1,0 +1,266 @@
+"""iter_messages(path): every message in an inbox export, one at a time.
+
+Formats: mbox (Gmail Takeout, Thunderbird), Maildir, a folder of .eml files, one .eml file,
+Outlook's CSV export, a generic CSV (named columns), the JSONL message format, and ``-`` for stdin.
+Each is read as a stream: a 2 GB mbox is never held in memory. A record that cannot be read at all
+becomes an ``Unreadable`` with its position; it never stops the iteration.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import mailbox
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .message import Message, normalise_address, parse_bytes, parse_date
+
+FORMATS = ("mbox", "maildir", "eml", "csv", "jsonl")
+
+OUTLOOK_COLUMNS = {"subject": "Subject", "text": "Body", "sender": "From: (Address)", "name": "From: (Name)"}
+"""Outlook's "Export to a file > Comma Separated Values" columns; the export has no date column."""
+
+csv.field_size_limit(16 * 1024 * 1024)  # a real mail body in one CSV cell can be megabytes
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A record that could not be read at all: where it was and why."""
+
+    origin: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CsvColumns:
+    """Which columns of a generic CSV hold what; ``text`` is required."""
+
+    text: str = "text"
+    sender: str | None = "sender"
+    date: str | None = "date"
+    subject: str | None = "subject"
+    id: str | None = "id"
+
+
+class FormatError(ValueError):
+    """An input that is missing, or whose format is unknown or cannot be told."""
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise FormatError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def detect_format(path: Path) -> str:
+    """Tell the format from the name, then from the first bytes."""
+    if path.is_dir():
+        if all((path / sub).is_dir() for sub in ("cur", "new")):
+            return "maildir"
+        if next(path.rglob("*.eml"), None) is not None:
+            return "eml"
+        raise FormatError(f"{path} is a folder but neither a Maildir (cur/, new/) nor a folder of .eml files")
+    if not path.exists():
+        raise FormatError(f"no such file: {path}")
+    suffix = path.suffix.lower()
+    by_suffix = {".mbox": "mbox", ".mbx": "mbox", ".eml": "eml", ".csv": "csv", ".jsonl": "jsonl",
+                 ".ndjson": "jsonl", ".json": "jsonl"}
+    if suffix in by_suffix:
+        return by_suffix[suffix]
+    with open(path, "rb") as f:
+        return _sniff(f.read(4096), str(path))
+
+
+def _sniff(head: bytes, name: str) -> str:
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith(b"From "):
+        return "mbox"
+    if stripped.startswith(b"{"):
+        return "jsonl"
+    first_line = stripped.split(b"\n", 1)[0]
+    if b":" in first_line and not first_line.startswith(b'"') and b"," not in first_line.split(b":")[0]:
+        return "eml"
+    if b"," in first_line:
+        return "csv"
+    raise FormatError(f"cannot tell the format of {name}; expected one of {', '.join(FORMATS)} "
+                      "(name the format with --format)")
+
+
+def iter_messages(source: str | Path, fmt: str | None = None, columns: CsvColumns | None = None,
+                  ) -> Iterator[Message | Unreadable]:
+    """Every message in ``source`` (a path, or "-" for stdin), in the order the export holds them."""
+    if str(source) == "-":
+        yield from _iter_stdin(fmt, columns)
+        return
+    path = Path(source)
+    if not path.exists():
+        raise FormatError(f"no such file or folder: {path}")
+    fmt = check_format(fmt) if fmt else detect_format(path)
+    if fmt == "mbox":
+        yield from _iter_mbox(path)
+    elif fmt == "maildir":
+        yield from _iter_maildir(path)
+    elif fmt == "eml":
+        yield from _iter_eml(path)
+    elif fmt == "csv":
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+            yield from _iter_csv(f, path.name, columns)
+    else:
+        with open(path, "rb") as f:
+            yield from _iter_jsonl(f, path.name)
+
+
+def _iter_stdin(fmt: str | None, columns: CsvColumns | None) -> Iterator[Message | Unreadable]:
+    stream = sys.stdin.buffer
+    head = stream.peek(4096)[:4096] if hasattr(stream, "peek") else b""
+    fmt = check_format(fmt) if fmt else _sniff(head, "stdin")
+    if fmt == "jsonl":
+        yield from _iter_jsonl(stream, "stdin")
+    elif fmt == "csv":
+        yield from _iter_csv(io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline=""), "stdin",
+                             columns)
+    elif fmt == "eml":
+        yield parse_bytes(stream.read(), origin="stdin#0", fallback_id="stdin#0")
+    elif fmt == "mbox":
+        yield from _split_mbox(stream, "stdin")
+    else:
+        raise FormatError(f"format {fmt} cannot be read from stdin; expected mbox, eml, csv or jsonl")
+
+
+def _iter_mbox(path: Path) -> Iterator[Message | Unreadable]:
+    with open(path, "rb") as f:
+        yield from _split_mbox(f, path.name)
+
+
+def _split_mbox(stream, name: str) -> Iterator[Message | Unreadable]:
+    """Split an mbox stream on its "From " separator lines, one message in memory at a time.
+
+    The stdlib ``mailbox.mbox`` first indexes the whole file and cannot read a pipe; this reads
+    once, in order. ">From " quoting (mboxrd) is undone the way ``mailbox`` does it.
+    """
+    index, lines, previous_blank = 0, [], True
+    for line in stream:
+        if line.startswith(b"From ") and previous_blank and lines:
+            yield _mbox_message(lines, name, index)
+            index, lines = index + 1, []
+            previous_blank = False
+            continue
+        if line.startswith(b"From ") and not lines:
+            previous_blank = False
+            continue
+        lines.append(line)
+        previous_blank = line in (b"\n", b"\r\n")
+    if lines:
+        yield _mbox_message(lines, name, index)
+
+
+def _mbox_message(lines: list[bytes], name: str, index: int) -> Message | Unreadable:
+    origin = f"{name}#{index}"
+    raw = b"".join(line[1:] if line.startswith(b">From ") else line for line in lines)
+    if not raw.strip():
+        return Unreadable(origin, "empty message")
+    return parse_bytes(raw, origin=origin, fallback_id=origin)
+
+
+def _iter_maildir(path: Path) -> Iterator[Message | Unreadable]:
+    """The Maildir's own messages, then each Maildir++ subfolder's (".Sent", ".Archive"...)."""
+    folders = [("INBOX", mailbox.Maildir(path, factory=None, create=False))]
+    root = folders[0][1]
+    folders += [(name.lstrip("."), root.get_folder(name)) for name in sorted(root.list_folders())]
+    for folder_name, box in folders:
+        for key in sorted(box.iterkeys()):
+            origin = f"{path.name}/{folder_name}/{key}"
+            try:
+                raw = box.get_bytes(key)
+            except (OSError, KeyError) as error:
+                yield Unreadable(origin, f"cannot read: {error}")
+                continue
+            message = parse_bytes(raw, origin=origin, fallback_id=origin)
+            message.folders = message.folders or [folder_name]
+            yield message
+
+
+def _iter_eml(path: Path) -> Iterator[Message | Unreadable]:
+    files = [path] if path.is_file() else sorted(path.rglob("*.eml"))
+    for file in files:
+        origin = str(file.relative_to(path)) if path.is_dir() else file.name
+        try:
+            raw = file.read_bytes()
+        except OSError as error:
+            yield Unreadable(origin, f"cannot read: {error}")
+            continue
+        message = parse_bytes(raw, origin=origin, fallback_id=origin)
+        if path.is_dir() and file.parent != path:
+            message.folders = message.folders or [file.parent.name]
+        yield message
+
+
+def _iter_csv(f, name: str, columns: CsvColumns | None) -> Iterator[Message | Unreadable]:
+    reader = csv.DictReader(f)
+    header = reader.fieldnames or []
+    if columns is None and OUTLOOK_COLUMNS["text"] in header and OUTLOOK_COLUMNS["sender"] in header:
+        yield from _outlook_rows(reader, name)
+        return
+    columns = columns or CsvColumns()
+    if columns.text not in header:
+        raise FormatError(f"{name}: no column {columns.text!r} for the text; columns are {', '.join(header)} "
+                          "(name one with --text-col)")
+    for index, row in enumerate(reader):
+        origin = f"{name}#{index}"
+        if None in row:  # more cells than the header: a broken row, not a message
+            yield Unreadable(origin, "row has more cells than the header")
+            continue
+        message = Message(id=_cell(row, columns.id) or origin, origin=origin, text=_cell(row, columns.text),
+                          subject=_cell(row, columns.subject))
+        sender = _cell(row, columns.sender)
+        message.sender = normalise_address(sender) or (sender.strip().lower() or None)
+        message.date = parse_date(_cell(row, columns.date))
+        if _cell(row, columns.date) and message.date is None:
+            message.flag("bad_date")
+        yield message
+
+
+def _outlook_rows(reader: csv.DictReader, name: str) -> Iterator[Message | Unreadable]:
+    for index, row in enumerate(reader):
+        origin = f"{name}#{index}"
+        message = Message(id=origin, origin=origin, text=row.get("Body") or "", subject=row.get("Subject") or "",
+                          sender=normalise_address(row.get("From: (Address)")),
+                          sender_name=(row.get("From: (Name)") or "").strip())
+        message.flag("no_date")  # Outlook's CSV export has no date column
+        yield message
+
+
+def _cell(row: dict, column: str | None) -> str:
+    return (row.get(column) or "").strip() if column else ""
+
+
+def _iter_jsonl(stream, name: str) -> Iterator[Message | Unreadable]:
+    """The JSONL message format: {"id", "sender", "date", "subject", "text", "channel"} per line."""
+    for index, line in enumerate(stream):
+        origin = f"{name}#{index}"
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            yield Unreadable(origin, f"not JSON: {error}")
+            continue
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+            yield Unreadable(origin, "expected an object with a string 'text'")
+            continue
+        sender = row.get("sender")
+        message = Message(id=str(row.get("id") or origin), origin=origin, text=row["text"],
+                          subject=str(row.get("subject") or ""), channel=str(row.get("channel") or "email"),
+                          sender_name=str(row.get("sender_name") or ""))
+        if isinstance(sender, str) and sender.strip():
+            message.sender = normalise_address(sender) or sender.strip().lower()
+        message.date = parse_date(str(row["date"])) if row.get("date") else None
+        if row.get("date") and message.date is None:
+            message.flag("bad_date")
+        folders = row.get("folders") or ([row["folder"]] if row.get("folder") else [])
+        message.folders = [str(f) for f in folders]
+        yield message

@@ -1,0 +1,124 @@
+"""Output rows: JSONL, CSV (safe to open in a spreadsheet) and Parquet (in row groups)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from .labels import LABELS
+
+OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
+FLAT_COLUMNS = ("id", "origin", "sender", "date", "subject", "label",
+                *(f"p_{label}" for label in LABELS), "action", "reasons", "needs_review", "standing_balance",
+                "standing_summary", "reply", "top_features", "model_id", "flags")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PARQUET_ROW_GROUP = 5000
+
+
+def check_output_format(fmt: str) -> str:
+    if fmt not in OUTPUT_FORMATS:
+        raise ValueError(f"unknown output format {fmt!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
+    return fmt
+
+
+def flat_row(assessment) -> dict:
+    """One output row with scalar cells, for CSV and Parquet."""
+    row = assessment.to_dict()
+    flat = {key: row.get(key) for key in ("id", "origin", "sender", "date", "subject", "label", "action",
+                                          "needs_review", "reply", "model_id")}
+    for label in LABELS:
+        flat[f"p_{label}"] = row["probabilities"][label]
+    flat["reasons"] = " | ".join(row["reasons"])
+    flat["standing_balance"] = row["standing"]["balance"]
+    flat["standing_summary"] = row["standing"]["summary"]
+    flat["top_features"] = ", ".join(f"{f['feature']} ({f['weight']:+.2f})" for f in row["top_features"])
+    flat["flags"] = ", ".join(row["flags"])
+    return {column: flat[column] for column in FLAT_COLUMNS}
+
+
+def spreadsheet_safe(value):
+    """Neutralise a cell a spreadsheet would run as a formula (=, +, -, @, tab, CR): prefix a quote."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+class JsonlWriter:
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, assessment) -> None:
+        self.stream.write(json.dumps(assessment.to_dict(), ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+class CsvWriter:
+    def __init__(self, stream):
+        self.stream = stream
+        self.writer = csv.DictWriter(stream, fieldnames=FLAT_COLUMNS)
+        self.writer.writeheader()
+
+    def write(self, assessment) -> None:
+        self.writer.writerow({k: spreadsheet_safe(v) for k, v in flat_row(assessment).items()})
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+class ParquetWriter:
+    """Buffers rows and writes a row group every PARQUET_ROW_GROUP rows, so memory stays flat."""
+
+    def __init__(self, path: Path):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        types = {"needs_review": pa.bool_(), "standing_balance": pa.float64(),
+                 **{f"p_{label}": pa.float64() for label in LABELS}}
+        self.schema = pa.schema([(c, types.get(c, pa.string())) for c in FLAT_COLUMNS])
+        self.writer = pq.ParquetWriter(path, self.schema)
+        self.rows: list[dict] = []
+
+    def write(self, assessment) -> None:
+        self.rows.append(flat_row(assessment))
+        if len(self.rows) >= PARQUET_ROW_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if self.rows:
+            self.writer.write_table(pa.Table.from_pylist(self.rows, schema=self.schema))
+            self.rows = []
+
+    def close(self) -> None:
+        self._flush()
+        self.writer.close()
+
+
+@contextmanager
+def open_writer(fmt: str, output: str | None):
+    """A writer for ``fmt`` to the file ``output``, or to stdout when it is None or "-"."""
+    check_output_format(fmt)
+    to_stdout = output in (None, "-")
+    if fmt == "parquet":
+        if to_stdout:
+            raise ValueError("parquet output needs a file: give -o OUT.parquet")
+        writer = ParquetWriter(Path(output))
+        try:
+            yield writer
+        finally:
+            writer.close()
+        return
+    stream = sys.stdout if to_stdout else open(output, "w", encoding="utf-8", newline="")
+    writer = JsonlWriter(stream) if fmt == "jsonl" else CsvWriter(stream)
+    try:
+        yield writer
+    finally:
+        writer.close()
+        if not to_stdout:
+            stream.close()

@@ -1,0 +1,221 @@
+"""`triage score`: history from the export, no leaks from the future, every output format, bad input."""
+
+import csv
+import json
+import mailbox
+import os
+import subprocess
+import sys
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from classifier.batch import ScoreOptions, score
+from classifier.cli import main
+
+HERE = Path(__file__).parent
+GOLDEN = HERE / "golden"
+SAMPLE = HERE.parent / "data" / "sample"
+
+PITCH = ("Would you feature our new budgeting app in your newsletter? We'd love a mention to your readers, "
+         "and I can offer an exclusive interview with our CEO.")
+MESSAGES = [
+    {"id": "p1", "sender": "pat@brightpr.example", "date": "2026-03-02T10:00:00+00:00", "subject": "Exclusive for you",
+     "text": PITCH},
+    {"id": "p2", "sender": "pat@brightpr.example", "date": "2026-03-09T10:00:00+00:00", "subject": "Re: Exclusive",
+     "text": "Just bumping this up. " + PITCH},
+    {"id": "p3", "sender": "pat@brightpr.example", "date": "2026-03-16T10:00:00+00:00", "subject": "Following up",
+     "text": "Following up one more time. " + PITCH},
+    {"id": "f1", "sender": "ana@example.com", "date": "2026-03-21T10:00:00+00:00", "subject": "",
+     "text": "hey! any chance you could give me a lift to the airport on saturday morning? I'll buy breakfast x"},
+    {"id": "s1", "sender": "ana-stranger@example.org", "date": "2026-03-21T11:00:00+00:00", "subject": "",
+     "text": "hey! any chance you could give me a lift to the airport on saturday morning? I'll buy breakfast x"},
+    {"id": "n1", "sender": "ana@example.com", "date": "2026-03-25T10:00:00+00:00", "subject": "thank you",
+     "text": "Thanks so much for the lift, it was lovely to catch up. See you soon!"},
+]
+HISTORY = [{"sender": "ana@example.com", "date": "2026-02-01", "kind": "helped", "note": "fixed my bike"},
+           {"sender": "ana@example.com", "date": "2026-01-10", "kind": "met", "note": "book club"}]
+
+
+def _write_jsonl(path: Path, rows) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture()
+def inputs(tmp_path):
+    return _write_jsonl(tmp_path / "messages.jsonl", MESSAGES), _write_jsonl(tmp_path / "history.jsonl", HISTORY)
+
+
+def _score(tmp_path, messages: Path, **options) -> list[dict]:
+    out = tmp_path / "out.jsonl"
+    score(ScoreOptions(inputs=[str(messages)], output=str(out), quiet=True, **options))
+    return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+
+
+def _golden_view(rows):
+    """What the golden file pins: the decision and its words, not the probabilities of one model."""
+    return [{k: row[k] for k in ("id", "label", "action", "reasons", "reply")} | {"standing": row["standing"]}
+            for row in rows]
+
+
+def test_golden_output_of_a_small_jsonl_with_history(inputs, tmp_path):
+    messages, history = inputs
+    rows = _golden_view(_score(tmp_path, messages, history=str(history)))
+    golden = GOLDEN / "score_small.json"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert rows == json.loads(golden.read_text(encoding="utf-8"))
+
+
+def test_history_changes_the_recommendation(inputs, tmp_path):
+    messages, history = inputs
+    rows = {r["id"]: r for r in _score(tmp_path, messages, history=str(history))}
+    assert rows["f1"]["label"] == rows["s1"]["label"] == "friend_favour"
+    assert rows["f1"]["action"] == "accept"  # a friend who helped recently
+    assert rows["s1"]["action"] == "educate"  # the same words from a stranger
+    assert [rows[i]["action"] for i in ("p1", "p2", "p3")][0] == "educate"
+    assert rows["p3"]["action"] == "decline"  # the third pitch in two weeks sees the first two
+    assert rows["n1"]["action"] == "none"
+
+
+def test_no_future_leaks_in_whatever_order_the_export_holds_them(inputs, tmp_path):
+    messages, history = inputs
+    forward = {r["id"]: r for r in _score(tmp_path, messages, history=str(history))}
+    backward_file = _write_jsonl(tmp_path / "backward.jsonl", MESSAGES[::-1])
+    backward = _score(tmp_path, backward_file, history=str(history))
+    assert [r["id"] for r in backward] == [m["id"] for m in MESSAGES[::-1]]  # output keeps input order
+    for row in backward:
+        assert row["action"] == forward[row["id"]]["action"]
+        assert row["standing"] == forward[row["id"]]["standing"]
+    assert forward["p1"]["standing"]["asks"] == 0  # the later pitches are not history for the first
+
+
+def test_scoring_never_writes_to_the_ledger(inputs, tmp_path):
+    from classifier.ledger import Ledger
+
+    messages, _ = inputs
+    db = tmp_path / "ledger.db"
+    Ledger(db).close()
+    before = db.read_bytes()
+    _score(tmp_path, messages, ledger=str(db))
+    with Ledger(db) as ledger:
+        assert ledger.count() == 0
+
+
+def test_csv_output_neutralises_spreadsheet_formulas(tmp_path):
+    hostile = [{"id": "=1+1", "sender": "x@example.com", "date": "2026-01-01", "subject": "=HYPERLINK(\"http://e.example\")",
+                "text": "@SUM(A1) -2+3 please donate to our cause"},
+               {"id": "t", "sender": "y@example.com", "date": "2026-01-02", "subject": "\tTAB", "text": "+hello"}]
+    out = tmp_path / "out.csv"
+    code = main(["score", str(_write_jsonl(tmp_path / "h.jsonl", hostile)), "-o", str(out), "--quiet", "--jobs", "1"])
+    assert code == 0
+    with open(out, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            for value in row.values():
+                assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
+    assert "'=HYPERLINK" in out.read_text(encoding="utf-8")
+
+
+def test_parquet_output_has_the_same_rows(inputs, tmp_path):
+    import pyarrow.parquet as pq
+
+    messages, history = inputs
+    rows = _score(tmp_path, messages, history=str(history))
+    out = tmp_path / "out.parquet"
+    score(ScoreOptions(inputs=[str(messages)], output=str(out), format="parquet", history=str(history), quiet=True))
+    table = pq.read_table(out).to_pylist()
+    assert [(r["id"], r["label"], r["action"]) for r in table] == [(r["id"], r["label"], r["action"]) for r in rows]
+
+
+def test_several_processes_give_the_same_output_in_the_same_order(inputs, tmp_path):
+    messages, history = inputs
+    one = _score(tmp_path, messages, history=str(history), jobs=1)
+    two = _score(tmp_path, messages, history=str(history), jobs=2)
+    assert one == two
+
+
+def _broken_mbox(path: Path) -> Path:
+    good = EmailMessage()
+    good["From"], good["Subject"], good["Date"] = "a@example.com", "hi", "Mon, 2 Mar 2026 10:00:00 +0000"
+    good.set_content("Could you read my draft this week?")
+    parts = [
+        good.as_bytes(),
+        b"From: \x00bad\r\nSubject: =?x-unknown?q?broken?=\r\nContent-Type: multipart/mixed; boundary=Z\r\n\r\n--Z\r\n"
+        b"Content-Type: text/plain; charset=x-unknown\r\n\r\ncaf\xe9 sponsor my run please\r\n--Z",  # truncated
+        b"Content-Type: text/html\r\n\r\n<p>win a <b>prize</b> now</p><script>x()</script>",
+        b"From: c@example.com\r\n\r\n" + b"\xff\xfe" * 1000,
+    ]
+    with open(path, "wb") as f:
+        for index, raw in enumerate(parts):
+            f.write(b"From MAILER-DAEMON Mon Mar  2 10:00:00 2026\n" + raw.replace(b"\r\n", b"\n") + b"\n\n")
+        f.write(b"From MAILER-DAEMON Mon Mar  2 10:00:00 2026\n\n\n")  # an empty message at the end
+    return path
+
+
+def test_malformed_messages_are_scored_and_flagged_and_the_run_goes_on(tmp_path, capsys):
+    out = tmp_path / "out.jsonl"
+    code = main(["score", str(_broken_mbox(tmp_path / "broken.mbox")), "-o", str(out), "--jobs", "1"])
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 4
+    assert code == 3  # the empty message could not be read: reported, counted, not fatal
+    err = capsys.readouterr().err
+    assert "skipped 1 unreadable" in err and "broken.mbox#4" in err
+    flags = {f for r in rows for f in r["flags"]}
+    assert {"nul_bytes", "html_only"} <= flags or {"unknown_charset", "html_only"} <= flags
+
+
+def test_a_missing_file_or_unknown_format_is_a_one_line_error_with_exit_2(tmp_path, capsys):
+    assert main(["score", str(tmp_path / "missing.mbox"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing.mbox" in err
+    assert main(["score", str(_write_jsonl(tmp_path / "m.jsonl", MESSAGES)), "--input-format", "pst", "--quiet"]) == 2
+    assert "expected one of mbox, maildir, eml, csv, jsonl" in capsys.readouterr().err
+
+
+def test_stdout_carries_data_only(inputs):
+    messages, _ = inputs
+    run = subprocess.run([sys.executable, "-m", "classifier.cli", "score", str(messages), "--jobs", "1"],
+                         capture_output=True, text=True, check=True)
+    assert all(json.loads(line)["id"] for line in run.stdout.splitlines())
+    assert "scored 6 messages" in run.stderr
+
+
+# ---------------------------------------------------------------- the bundled sample inbox
+
+
+@pytest.fixture(scope="module")
+def sample_rows(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sample") / "out.jsonl"
+    summary = score(ScoreOptions(inputs=[str(SAMPLE / "inbox.mbox")], output=str(out),
+                                 history=str(SAMPLE / "history.jsonl"), quiet=True))
+    assert summary.me == ["maya@okafor-letters.example"]  # found from the Sent label, not given
+    assert summary.not_scored["sent"] == 61
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def _ask(rows, sender, day):
+    [row] = [r for r in rows if r["sender"] == sender and r["date"].startswith(day)]
+    return row
+
+
+def test_sample_a_friend_is_accepted_and_a_stranger_with_the_same_ask_educated(sample_rows):
+    assert _ask(sample_rows, "declan.murphy@corkcitylab.example", "2026-07-08")["action"] == "accept"
+    assert _ask(sample_rows, "jordan@pikemaps.example", "2026-06-23")["action"] == "educate"
+    assert _ask(sample_rows, "douglas.ferris@fastpost.example", "2026-07-13")["action"] == "educate"
+
+
+def test_sample_a_repeat_pitcher_is_declined_after_being_turned_down(sample_rows):
+    assert _ask(sample_rows, "chloe.hartley@brightwirepr.example", "2026-02-10")["action"] == "educate"
+    later = _ask(sample_rows, "chloe.hartley@brightwirepr.example", "2026-04-07")
+    assert later["action"] == "decline" and later["standing"]["declined"] == 1
+
+
+def test_sample_a_vouched_stranger_is_accepted(sample_rows):
+    assert _ask(sample_rows, "grace.mensah@commonground-coop.example", "2026-06-04")["action"] == "accept"
+
+
+def test_sample_the_third_campaign_mail_in_twelve_days_is_declined(sample_rows):
+    actions = [r["action"] for r in sample_rows if r["sender"] == "team@ruthforardwick.example"]
+    assert actions[0] == "educate" and actions[-1] == "decline"
