@@ -15,8 +15,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	touch $@
 
+# The main job on the bundled sample inbox: every inbound message scored against the history the
+# export holds (Maya's sent replies) plus the events she noted down; the summary goes to the terminal.
 demo: setup
-	$(BIN)/triage demo
+	mkdir -p out
+	$(BIN)/triage score data/sample/inbox.mbox --history data/sample/history.jsonl -o out/sample-scored.jsonl
+	@echo "every row: out/sample-scored.jsonl"
 
 test: setup
 	$(BIN)/python -m pytest -q

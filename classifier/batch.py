@@ -1,38 +1,43 @@
 """Scoring many messages: the main job.
 
-Two stages, so that every message is judged with the history as of its own date:
+Two stages, so that every message is judged with the history as of its own date. Each stage is a
+plain function; this module schedules them on one machine, ``classifier.distributed`` on a Dask
+cluster, and both give the same labels, actions and standings:
 
-1. **content** (stateless, parallel): parse, zone and classify each message as it streams in. Each
-   result is spooled to a temporary file, and a small record of who wrote to whom, when, and what
-   kind of message it was goes to a temporary SQLite table.
-2. **relationship**: with the whole export seen, the user's own addresses are known; the export's
-   history becomes ledger events (asks, engagement, the user's replies), and each inbound message
-   is weighed against the events dated before it, plus ``--history`` and ``--ledger``.
+1. **content** (``content_stage``): stateless per message: parse, tell the folder's role, zone,
+   classify, read the signals of the words. Embarrassingly parallel.
+2. **relationship**: with the whole export seen, the user's own addresses are known (``find_me``);
+   ``export_events`` turns the export into ledger events (asks, engagement, the user's replies), and
+   ``relate`` weighs each inbound message of one sender against the events dated before it, plus
+   ``--history`` and ``--ledger``.
 
-Memory stays flat however large the export: messages stream, results wait on disk, history waits in
-SQLite. Output keeps the input order.
+On one machine memory stays flat however large the export: messages stream, content rows wait in a
+spool file, history waits in SQLite (``ExportHistory``), and ``relate`` is called once per message
+with that sender's events. Output keeps the input order.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import sqlite3
-import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
+from typing import NamedTuple
 
 from .signals import answer_intent, deposit_kind
 from .events import Event
 from .labels import ASK_LABELS, LABELS
 from .message import Message
-from .sources import CsvColumns, Unreadable, iter_messages
+from .policy import Policy
+from .sources import CsvColumns, Unreadable, iter_records, parsed
 from .text import model_input
-from .triage import Classification, Classifier, Triage, assess_classified
+from .triage import Assessment, Classification, Classifier, Triage, assess_classified
 from .writers import open_writer
 
 CHUNK = 256
@@ -72,6 +77,15 @@ class Summary:
     def exit_code(self) -> int:
         return 3 if self.unreadable else 0
 
+    def add(self, other: Summary) -> None:
+        """Count ``other``'s messages in too (the summaries of a job's parts make the job's)."""
+        self.scored += other.scored
+        self.by_label_action.update(other.by_label_action)
+        self.waiting.update(other.waiting)
+        self.not_scored.update(other.not_scored)
+        self.unreadable.extend(other.unreadable)
+        self.flagged.update(other.flagged)
+
 
 # ---------------------------------------------------------------- stage 1: content
 
@@ -86,16 +100,43 @@ def _folder_role(message: Message) -> str | None:
     return None
 
 
-_worker_classifier: Classifier | None = None
+def content_stage(records: list, classifier: Classifier, me: frozenset[str] = frozenset()) -> list:
+    """Stage 1, stateless per message: parse, tell the folder's role, zone and classify, read signals.
+
+    Returns one row (a plain dict) per readable record, in order, and passes Unreadable through.
+    ``me``: addresses given with --me, whose replies are read for their answer to an ask.
+    """
+    messages = [parsed(record) for record in records]
+    for message in messages:
+        if isinstance(message, Message):
+            message.role = _folder_role(message)
+    to_classify = [m for m in messages if isinstance(m, Message) and m.role is None]
+    results = iter(classifier.classify_many([model_input(m.subject, m.text) for m in to_classify]))
+    rows = []
+    for message in messages:
+        if isinstance(message, Unreadable):
+            rows.append(message)
+            continue
+        classification = next(results) if message.role is None else None
+        label = classification.label if classification else None
+        if message.role == "sent" or message.sender in me:
+            signal = answer_intent(message.text) if message.in_reply_to else None
+        else:
+            signal = deposit_kind(message.text) if label == "no_ask" else None
+        rows.append(_content_row(message, classification, signal))
+    return rows
 
 
-def _init_worker(model: str | None) -> None:
-    global _worker_classifier
-    _worker_classifier = Classifier.load(model)  # once per process, hash-checked like any load
+_worker: dict = {}
 
 
-def _classify_chunk(inputs: list[str]) -> list[Classification]:
-    return _worker_classifier.classify_many(inputs)
+def _init_worker(model: str | None, me: frozenset[str]) -> None:
+    _worker["classifier"] = Classifier.load(model)  # once per process, hash-checked like any load
+    _worker["me"] = me
+
+
+def _content_chunk(records: list) -> list:
+    return content_stage(records, _worker["classifier"], _worker["me"])
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
@@ -105,38 +146,169 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
 
 
 class _Stage1:
-    """Classifies messages chunk by chunk, in this process or in a pool, in input order."""
+    """Runs content_stage over chunks, in this process or in a pool of processes, in input order."""
 
-    def __init__(self, classifier: Classifier, model: str | None, jobs: int):
-        self.classifier, self.pool, self.jobs = classifier, None, jobs
+    def __init__(self, classifier: Classifier, model: str | None, jobs: int, me: frozenset[str]):
+        self.classifier, self.me, self.pool, self.jobs = classifier, me, None, jobs
         if jobs > 1:
             import multiprocessing
 
-            self.pool = multiprocessing.get_context("spawn").Pool(jobs, initializer=_init_worker, initargs=(model,))
+            self.pool = multiprocessing.get_context("spawn").Pool(jobs, initializer=_init_worker,
+                                                                  initargs=(model, me))
 
-    def classify(self, chunks: Iterator[list]) -> Iterator[tuple[list, list[Classification]]]:
-        """(chunk, classifications) pairs; items needing no model get None."""
-        def inputs(chunk):
-            return [model_input(m.subject, m.text) for m in chunk if isinstance(m, Message) and m.role is None]
-
+    def run(self, chunks: Iterator[list]) -> Iterator[tuple[int, list]]:
+        """(records in the chunk, rows) per chunk, in input order."""
         if self.pool is None:
             for chunk in chunks:
-                yield chunk, self.classifier.classify_many(inputs(chunk))
+                yield len(chunk), content_stage(chunk, self.classifier, self.me)
             return
         # Results are taken in submission order; a bounded look-ahead keeps memory flat.
         pending = []
         for chunk in chunks:
-            pending.append((chunk, self.pool.apply_async(_classify_chunk, (inputs(chunk),))))
+            pending.append((len(chunk), self.pool.apply_async(_content_chunk, (chunk,))))
             if len(pending) >= 4 * self.jobs:
-                done_chunk, result = pending.pop(0)
-                yield done_chunk, result.get()
-        for done_chunk, result in pending:
-            yield done_chunk, result.get()
+                n, result = pending.pop(0)
+                yield n, result.get()
+        for n, result in pending:
+            yield n, result.get()
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.close()
             self.pool.join()
+
+
+# ---------------------------------------------------------------- stage 2: relationship
+
+
+HISTORY_COLUMNS = ("seq", "id", "sender", "date", "to", "in_reply_to", "label", "role", "signal")
+"""What the relationship stage needs of each message: who wrote to whom, when (UTC), what kind."""
+ANSWERS = {"declined": "declined", "granted": "favour_granted"}
+"""The user's answer to an ask (signals.answer_intent) -> the ledger kind it records."""
+
+
+class ExportEvent(NamedTuple):
+    """One ledger event the export holds, as plain values (``to_events`` makes Events of them)."""
+
+    sender: str
+    date: str  # ISO 8601, UTC
+    kind: str
+    label: str | None
+    seq: int  # the message it came from
+
+
+def history_row(seq: int, row: dict) -> dict:
+    """The HISTORY_COLUMNS of one content row; ``seq`` orders the export's messages."""
+    # Dates in UTC, so that the text order of ISO dates is time order (SQLite, Parquet, sorting).
+    date = datetime.fromisoformat(row["date"]).astimezone(timezone.utc).isoformat() if row["date"] else None
+    label = row["classification"]["label"] if row["classification"] else None
+    return {"seq": seq, "id": row["id"], "sender": row["sender"], "date": date, "to": list(row["to"]),
+            "in_reply_to": row["in_reply_to"], "label": label, "role": row["role"], "signal": row["signal"]}
+
+
+def find_me(given: Iterable[str], sent_senders: Mapping[str, int]) -> list[str]:
+    """The user's addresses: those given, else the most frequent sender of the Sent folder
+    (``sent_senders``: sender -> messages in Sent; a tie goes to the first in alphabetical order)."""
+    given = sorted({g.strip().lower() for g in given})
+    if given:
+        return given
+    counted = [(-n, sender) for sender, n in sent_senders.items() if sender is not None]
+    return [min(counted)[1]] if counted else []
+
+
+def reply_parents(rows: Iterable[dict]) -> dict[str, list[tuple[str | None, str | None]]]:
+    """Message id -> (sender, label) of every message with that id: what a reply answered."""
+    parents: dict[str, list[tuple[str | None, str | None]]] = {}
+    for row in rows:
+        parents.setdefault(row["id"], []).append((row["sender"], row["label"]))
+    return parents
+
+
+def export_events(rows: Iterable[dict], me: Collection[str],
+                  parents: Mapping[str, Sequence[tuple[str | None, str | None]]] | None = None,
+                  ) -> Iterator[ExportEvent]:
+    """The ledger events the export's messages (``history_row`` dicts) hold.
+
+    - an inbound ask is an ``asked`` withdrawal, with its label;
+    - an inbound message with no ask is a deposit of the kind its words show (its ``signal``, from
+      signals.deposit_kind: an introduction, a referral, a share, help), else ``engaged``;
+    - the user writing to someone, or replying to anything but their ask, is ``corresponded``:
+      relationship evidence. Answering a pitch is not a relationship, so it earns nothing;
+    - the user's answer to an ask, when it plainly says no or yes (its ``signal``, from
+      signals.answer_intent), is ``declined`` or ``favour_granted``.
+    Spam earns and costs nothing: it says nothing about a relationship. Messages with no date make
+    no history.
+
+    ``parents``: message id -> (sender, label) of the messages with that id, for the user's replies
+    (``reply_parents``); when None it is built from ``rows``, which then must be the whole export.
+    """
+    if parents is None:
+        rows = list(rows)
+        parents = reply_parents(rows)
+    for row in rows:
+        if row["date"] is None:
+            continue
+        if row["role"] == "sent" or row["sender"] in me:
+            answered = (parents.get(row["in_reply_to"]) if row["in_reply_to"] else None) or [(None, None)]
+            for parent_sender, parent_label in answered:
+                for recipient in row["to"]:
+                    if not recipient or recipient in me:
+                        continue
+                    if recipient == parent_sender and parent_label in ASK_LABELS:
+                        if row["signal"] in ANSWERS:
+                            yield ExportEvent(recipient, row["date"], ANSWERS[row["signal"]], None, row["seq"])
+                        continue
+                    yield ExportEvent(recipient, row["date"], "corresponded", None, row["seq"])
+        elif row["sender"] is not None:
+            if row["label"] in ASK_LABELS:
+                yield ExportEvent(row["sender"], row["date"], "asked", row["label"], row["seq"])
+            elif row["label"] == "no_ask":
+                yield ExportEvent(row["sender"], row["date"], row["signal"] or "engaged", None, row["seq"])
+
+
+def to_events(exported: Iterable[ExportEvent]) -> list[Event]:
+    """Events of the export's events. A sender no ledger key can name (a bare name in a CSV) has no
+    history: its events are left out rather than failing the job."""
+    events = []
+    for e in exported:
+        try:
+            events.append(Event(sender=e.sender, date=datetime.fromisoformat(e.date), kind=e.kind, label=e.label,
+                                source="export"))
+        except ValueError:
+            continue
+    return events
+
+
+def relate(rows: Iterable[dict], events: Iterable[Event], extra_events: Iterable[Event], policy: Policy,
+           ) -> Iterator[Assessment]:
+    """Stage 2 for one sender: weigh each of their scored messages (content rows, by date) against the
+    events dated strictly before it: ``events`` from the export, ``extra_events`` from --history and
+    the ledger. Pure: reads and writes nothing."""
+    timeline = sorted([*events, *extra_events], key=lambda e: e.date)
+    dates = [e.date for e in timeline]
+    for row in rows:
+        message = _message_from_spool(row)
+        when = message.date or datetime.now(timezone.utc)
+        past = timeline[:bisect.bisect_left(dates, when)]
+        yield assess_classified(message, Classification(**row["classification"]), past, policy)
+
+
+def known_events(triage: Triage, sender: str | None, before: datetime | None) -> list[Event]:
+    """The --history file's and the ledger's events for ``sender``; none for a sender no key can name."""
+    try:
+        return triage.events_for(sender, before)
+    except ValueError:
+        return []
+
+
+class _ParentsInSqlite:
+    """reply_parents, looked up in ExportHistory's table instead of held in memory."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def get(self, message_id: str, default=None):
+        return self.db.execute("SELECT sender, label FROM messages WHERE id = ?", (message_id,)).fetchall() or default
 
 
 class ExportHistory:
@@ -145,78 +317,55 @@ class ExportHistory:
     def __init__(self, path: Path):
         self.db = sqlite3.connect(path)
         self.db.execute("CREATE TABLE messages (seq INTEGER PRIMARY KEY, id TEXT, sender TEXT, date TEXT, "
-                        "recipients TEXT, in_reply_to TEXT, label TEXT, sent_folder INTEGER, signal TEXT)")
+                        "recipients TEXT, in_reply_to TEXT, label TEXT, role TEXT, signal TEXT)")
         self.db.execute("CREATE TABLE events (sender TEXT, date TEXT, kind TEXT, label TEXT, seq INTEGER)")
 
-    def add(self, seq: int, message: Message, label: str | None, signal: str | None = None) -> None:
-        """``signal``: for the user's reply, its answer (signals.answer_intent); for a sender's message
-        with no ask, the deposit it makes (signals.deposit_kind)."""
+    def add(self, seq: int, row: dict) -> None:
+        """One content row (see history_row)."""
+        h = history_row(seq, row)
         self.db.execute("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?)", (
-            # In UTC, so that SQLite's text order of ISO dates is time order.
-            seq, message.id, message.sender, message.date.astimezone(timezone.utc).isoformat() if message.date else None,
-            "\n".join(message.to), message.in_reply_to, label, int(message.role == "sent"), signal))
+            h["seq"], h["id"], h["sender"], h["date"], "\n".join(h["to"]), h["in_reply_to"], h["label"], h["role"],
+            h["signal"]))
 
     def detect_me(self, given: list[str]) -> list[str]:
         """The user's addresses: those given, else the most frequent sender of the Sent folder."""
-        if given:
-            return sorted({g.strip().lower() for g in given})
-        row = self.db.execute("SELECT sender, COUNT(*) AS n FROM messages WHERE sent_folder = 1 AND sender IS NOT "
-                              "NULL GROUP BY sender ORDER BY n DESC, sender LIMIT 1").fetchone()
-        return [row[0]] if row else []
+        sent = self.db.execute("SELECT sender, COUNT(*) FROM messages WHERE role = 'sent' AND sender IS NOT NULL "
+                               "GROUP BY sender").fetchall()
+        return find_me(given, dict(sent))
+
+    def rows(self) -> Iterator[dict]:
+        """The messages as history_row dicts, in export order, streamed from the table."""
+        for values in self.db.execute("SELECT seq, id, sender, date, recipients, in_reply_to, label, role, signal "
+                                      "FROM messages ORDER BY seq"):
+            row = dict(zip(HISTORY_COLUMNS, values))
+            row["to"] = row["to"].split("\n") if row["to"] else []
+            yield row
 
     def build_events(self, me: list[str]) -> None:
-        """Turn the export into ledger events.
-
-        - an inbound ask is an ``asked`` withdrawal, with its label;
-        - an inbound message with no ask is a deposit of the kind its words show (signals.deposit_kind:
-          an introduction, a referral, a share, help), else ``engaged``;
-        - the user writing to someone, or replying to anything but their ask, is ``corresponded``:
-          relationship evidence. Answering a pitch is not a relationship, so it earns nothing;
-        - the user's answer to an ask, when it plainly says no or yes (signals.answer_intent), is
-          ``declined`` or ``favour_granted``.
-        Spam earns and costs nothing: it says nothing about a relationship.
-        """
-        # A table, not "NOT IN (?, ?)": with no addresses that would be NOT IN (NULL), which is never true.
-        self.db.execute("CREATE TABLE me (address TEXT PRIMARY KEY)")
-        self.db.executemany("INSERT OR IGNORE INTO me VALUES (?)", [(m,) for m in me])
-        inbound = "date IS NOT NULL AND sender IS NOT NULL AND sent_folder = 0 AND sender NOT IN (SELECT address FROM me)"
-        self.db.execute(f"""INSERT INTO events SELECT sender, date, 'asked', label, seq FROM messages
-            WHERE {inbound} AND label IN ({",".join("?" * len(ASK_LABELS))})""", ASK_LABELS)
-        self.db.execute(f"INSERT INTO events SELECT sender, date, COALESCE(signal, 'engaged'), NULL, seq "
-                        f"FROM messages WHERE {inbound} AND label = 'no_ask'")
-        own = self.db.execute("""SELECT m.seq, m.date, m.recipients, parent.sender, parent.label, m.signal
-            FROM messages m
-            LEFT JOIN messages parent ON parent.id = m.in_reply_to AND m.in_reply_to != ''
-            WHERE m.date IS NOT NULL AND (m.sent_folder = 1 OR m.sender IN (SELECT address FROM me))""").fetchall()
-        rows = []
-        answered = {"declined": "declined", "granted": "favour_granted"}
-        for seq, date, recipients, parent_sender, parent_label, answer in own:
-            for recipient in filter(None, recipients.split("\n")):
-                if recipient in me:
-                    continue
-                if recipient == parent_sender and parent_label in ASK_LABELS:
-                    if answer in answered:
-                        rows.append((recipient, date, answered[answer], None, seq))
-                    continue
-                rows.append((recipient, date, "corresponded", None, seq))
-        self.db.executemany("INSERT INTO events VALUES (?,?,?,?,?)", rows)
+        """Turn the export into ledger events (see export_events), a batch of rows at a time."""
+        self.db.execute("CREATE INDEX messages_by_id ON messages (id)")
+        events = export_events(self.rows(), frozenset(me), _ParentsInSqlite(self.db))
+        for chunk in _chunks(events, 10_000):
+            self.db.executemany("INSERT INTO events VALUES (?,?,?,?,?)", chunk)
         self.db.execute("CREATE INDEX events_by_sender ON events (sender, date)")
 
-    def events(self, sender: str | None, before: datetime) -> list[Event]:
+    def events(self, sender: str | None, before: datetime | None = None) -> list[Event]:
+        """The export's events of ``sender``, only those strictly before ``before`` when given."""
         if sender is None:
             return []
-        rows = self.db.execute("SELECT sender, date, kind, label FROM events WHERE sender = ? AND date < ?",
-                               (sender, before.astimezone(timezone.utc).isoformat())).fetchall()
-        return [Event(sender=s, date=datetime.fromisoformat(date), kind=kind, label=label, source="export")
-                for s, date, kind, label in rows]
+        query, params = "SELECT sender, date, kind, label, seq FROM events WHERE sender = ?", [sender]
+        if before is not None:
+            query += " AND date < ?"
+            params.append(before.astimezone(timezone.utc).isoformat())
+        return to_events(ExportEvent(*row) for row in self.db.execute(query, params))
 
 
-# ---------------------------------------------------------------- the job
+# ---------------------------------------------------------------- the job on one machine
 
 
-def _iter_all(inputs: list[str], fmt: str | None, columns: CsvColumns | None) -> Iterator[Message | Unreadable]:
+def _iter_all(inputs: list[str], fmt: str | None, columns: CsvColumns | None) -> Iterator:
     for source in inputs:
-        yield from iter_messages(source, fmt, columns)
+        yield from iter_records(source, fmt, columns)
 
 
 def score(options: ScoreOptions, progress=None) -> Summary:
@@ -226,29 +375,22 @@ def score(options: ScoreOptions, progress=None) -> Summary:
     with tempfile.TemporaryDirectory(prefix="triage-") as tmp:
         history = ExportHistory(Path(tmp) / "history.db")
         spool_path = Path(tmp) / "spool.jsonl"
-        stage1 = _Stage1(triage.classifier, options.model, options.jobs)
-        given_me = {address.strip().lower() for address in options.me}
+        given_me = frozenset(address.strip().lower() for address in options.me)
+        stage1 = _Stage1(triage.classifier, options.model, options.jobs, given_me)
         try:
             with open(spool_path, "w", encoding="utf-8") as spool:
                 seq = 0
-                for chunk, results in stage1.classify(_chunks(_annotated(
-                        _iter_all(options.inputs, options.input_format, options.columns)), CHUNK)):
-                    results = iter(results)
-                    for item in chunk:
-                        if isinstance(item, Unreadable):
-                            summary.unreadable.append((item.origin, item.reason))
+                records = _iter_all(options.inputs, options.input_format, options.columns)
+                for n, rows in stage1.run(_chunks(records, CHUNK)):
+                    for row in rows:
+                        if isinstance(row, Unreadable):
+                            summary.unreadable.append((row.origin, row.reason))
                             continue
-                        classification = next(results) if item.role is None else None
-                        label = classification.label if classification else None
-                        if item.role == "sent" or item.sender in given_me:
-                            signal = answer_intent(item.text) if item.in_reply_to else None
-                        else:
-                            signal = deposit_kind(item.text) if label == "no_ask" else None
-                        history.add(seq, item, label, signal)
-                        spool.write(json.dumps(_spool_row(seq, item, classification), ensure_ascii=False) + "\n")
+                        history.add(seq, row)
+                        spool.write(json.dumps(row, ensure_ascii=False) + "\n")
                         seq += 1
                     if progress is not None:
-                        progress(len(chunk))
+                        progress(n)
         finally:
             stage1.close()
         summary.me = history.detect_me(options.me)
@@ -257,31 +399,25 @@ def score(options: ScoreOptions, progress=None) -> Summary:
         with open_writer(options.format, options.output) as writer, open(spool_path, encoding="utf-8") as spool:
             for line in spool:
                 row = json.loads(line)
-                message = _message_from_spool(row)
-                if row["role"] is not None or message.sender in me:
+                if row["role"] is not None or row["sender"] in me:
                     summary.not_scored[row["role"] or "your own message"] += 1
                     continue
-                classification = Classification(**row["classification"])
-                when = message.date or datetime.now(timezone.utc)
-                events = history.events(message.sender, when) + triage.events_for(message.sender, when)
-                assessment = assess_classified(message, classification, events, triage.policy)
-                writer.write(assessment)
-                _tally(summary, assessment)
+                # One message at a time, with the events before its date: memory stays flat.
+                before = datetime.fromisoformat(row["date"]) if row["date"] else None
+                for assessment in relate([row], history.events(row["sender"], before),
+                                         known_events(triage, row["sender"], before), triage.policy):
+                    writer.write(assessment)
+                    _tally(summary, assessment)
+        history.db.close()
     return summary
 
 
-def _annotated(items: Iterator[Message | Unreadable]) -> Iterator[Message | Unreadable]:
-    for item in items:
-        if isinstance(item, Message):
-            item.role = _folder_role(item)
-        yield item
-
-
-def _spool_row(seq: int, message: Message, classification: Classification | None) -> dict:
-    return {"seq": seq, "id": message.id, "origin": message.origin, "sender": message.sender,
+def _content_row(message: Message, classification: Classification | None, signal: str | None) -> dict:
+    return {"id": message.id, "origin": message.origin, "sender": message.sender,
             "sender_name": message.sender_name, "date": message.date.isoformat() if message.date else None,
-            "subject": message.subject, "text": message.text[:ASK_TEXT_CHARS], "flags": message.flags,
-            "role": message.role, "classification": classification.to_dict() if classification else None}
+            "to": message.to, "in_reply_to": message.in_reply_to, "subject": message.subject,
+            "text": message.text[:ASK_TEXT_CHARS], "flags": message.flags, "role": message.role, "signal": signal,
+            "classification": classification.to_dict() if classification else None}
 
 
 def _message_from_spool(row: dict) -> Message:

@@ -114,6 +114,27 @@ def build_parser() -> argparse.ArgumentParser:
         score.add_argument(f"--{column}-col", default=None, help=f"generic CSV: the {column} column")
     score.set_defaults(func=_cmd_score)
 
+    filter_ = commands.add_parser(
+        "filter", help="mail filter: read one message on stdin, write it with X-Outreach-* headers added",
+        description="Read one RFC 5322 message on stdin and write it to stdout with X-Outreach-Label, -Action, "
+                    "-Score, -Reasons and -Model inserted at the top of the header block. Every original byte "
+                    "passes through unchanged. On any error the message passes through untouched (fail open).",
+        epilog="Exit status: 0, also when the message passed through unscored after an error; 75 (EX_TEMPFAIL) "
+               "instead with --tempfail, for MTAs that retry.")
+    _filter_options(filter_)
+    filter_.add_argument("--action-only", action="store_true", help="print only the action (for Sieve)")
+    filter_.add_argument("--learn", action="store_true", help="record the ask in the ledger, once per Message-ID")
+    filter_.add_argument("--tempfail", action="store_true", help="exit 75 on error instead of 0")
+    filter_.add_argument("--timeout", type=float, default=20.0, help="seconds before failing open (default 20)")
+    filter_.add_argument("--connect", default=None, metavar="ADDR",
+                         help="use a running `triage serve` (unix:/path or 127.0.0.1:PORT); score here if it is down")
+    filter_.set_defaults(func=_cmd_filter)
+
+    serve = commands.add_parser("serve", help="keep the model loaded for `triage filter --connect`")
+    _filter_options(serve)
+    serve.add_argument("address", help="unix:/path/to/socket or 127.0.0.1:PORT (loopback only)")
+    serve.set_defaults(func=_cmd_serve)
+
     try:
         from . import cli_ledger
     except ImportError:  # the ledger commands arrive with the ledger module
@@ -192,6 +213,28 @@ def _cmd_score(args) -> int:
                            ledger=args.ledger, me=args.me, jobs=args.jobs, quiet=args.quiet, model=args.model,
                            policy=args.policy, input_format=args.input_format, columns=columns)
     return run_score(options, quiet=args.quiet)
+
+
+def _filter_options(parser) -> None:
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--policy", default=None)
+    parser.add_argument("--ledger", default=None, help="ledger database (default: TRIAGE_LEDGER or ~/.local/share/"
+                                                        "outreach-triage/ledger.db when it exists)")
+
+
+def _cmd_filter(args) -> int:
+    from .mailfilter import FilterOptions, read_stdin, run_filter
+
+    options = FilterOptions(model=args.model, policy=args.policy, ledger=args.ledger, learn=args.learn,
+                            action_only=args.action_only, tempfail=args.tempfail, timeout=args.timeout,
+                            connect=args.connect)
+    return run_filter(read_stdin(sys.stdin.buffer), options, sys.stdout.buffer, sys.stderr)
+
+
+def _cmd_serve(args) -> int:
+    from .mailfilter import FilterOptions, serve
+
+    return serve(args.address, FilterOptions(model=args.model, policy=args.policy, ledger=args.ledger))
 
 
 def _cmd_classify(args) -> int:

@@ -89,43 +89,37 @@ def normalise_tokens(text: str) -> list[str]:
     return tokens
 
 
-class Zoner(TransformerMixin, BaseEstimator):
-    """Model-input strings to the text the model reads: the author's own zone, cleaned (see text.zone)."""
+class _TextTransformer(TransformerMixin, BaseEstimator):
+    """Stateless text-in transformer: ``fit`` learns nothing, and the input is a list of strings."""
 
     def fit(self, X, y=None):
         self.n_features_in_ = 1
         return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        return tags
+
+
+class Zoner(_TextTransformer):
+    """Model-input strings to the text the model reads: the author's own zone, cleaned (see text.zone)."""
 
     def transform(self, X):
         check_is_fitted(self, "n_features_in_")
         return [zone(_as_text(x)) for x in _as_list(X)]
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
-        return tags
 
-
-class Normaliser(TransformerMixin, BaseEstimator):
+class Normaliser(_TextTransformer):
     """Text to a space-joined string of normalised tokens, so vectorisers split on spaces only."""
-
-    def fit(self, X, y=None):
-        self.n_features_in_ = 1
-        return self
 
     def transform(self, X):
         check_is_fitted(self, "n_features_in_")
         return [" ".join(normalise_tokens(_as_text(x))) for x in _as_list(X)]
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
-        return tags
 
-
-class AskCues(TransformerMixin, BaseEstimator):
+class AskCues(_TextTransformer):
     """A few structural cues of asking, read from normalised text with spaCy's Matcher.
 
     Columns: links, second person, questions, request phrasings, "please"+verb, imperatives,
@@ -135,10 +129,6 @@ class AskCues(TransformerMixin, BaseEstimator):
 
     CUES = ("links", "second_person", "questions", "modal_request", "please_verb", "imperative",
             "amplify", "money", "length")
-
-    def fit(self, X, y=None):
-        self.n_features_in_ = 1
-        return self
 
     def transform(self, X):
         check_is_fitted(self, "n_features_in_")
@@ -169,12 +159,6 @@ class AskCues(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         return np.asarray([f"cue:{cue}" for cue in self.CUES], dtype=object)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
-        return tags
 
 
 class CompactTfidfVectorizer(TfidfVectorizer):

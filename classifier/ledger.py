@@ -212,6 +212,12 @@ class Ledger:
                              "label, recorded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             return conn.total_changes - before
 
+    def delete_event(self, event_id: str) -> bool:
+        """Remove the event whose id (Event.id) is ``event_id``, to undo a recording made by mistake;
+        True when it existed."""
+        with self._write() as conn:
+            return conn.execute("DELETE FROM events WHERE id = ?", (event_id,)).rowcount == 1
+
     def events(self, sender: str | None, before: datetime | None = None) -> list[Event]:
         """The events of ``sender`` and all their aliases, oldest first; only those strictly before
         ``before`` when given."""

@@ -36,6 +36,28 @@ class Unreadable:
 
 
 @dataclass(frozen=True)
+class RawMail:
+    """One message's bytes, not parsed yet: the batch job parses it in a worker process."""
+
+    raw: bytes
+    origin: str
+    folders: tuple[str, ...] = ()
+
+    def parse(self) -> Message:
+        message = parse_bytes(self.raw, origin=self.origin, fallback_id=self.origin)
+        message.folders = message.folders or list(self.folders)
+        return message
+
+
+Record = Message | RawMail | Unreadable
+
+
+def parsed(record: Record) -> Message | Unreadable:
+    """A Message from any record: raw mail is parsed here."""
+    return record.parse() if isinstance(record, RawMail) else record
+
+
+@dataclass(frozen=True)
 class CsvColumns:
     """Which columns of a generic CSV hold what; ``text`` is required."""
 
@@ -93,6 +115,13 @@ def _sniff(head: bytes, name: str) -> str:
 def iter_messages(source: str | Path, fmt: str | None = None, columns: CsvColumns | None = None,
                   ) -> Iterator[Message | Unreadable]:
     """Every message in ``source`` (a path, or "-" for stdin), in the order the export holds them."""
+    for record in iter_records(source, fmt, columns):
+        yield parsed(record)
+
+
+def iter_records(source: str | Path, fmt: str | None = None, columns: CsvColumns | None = None,
+                 ) -> Iterator[Record]:
+    """Like iter_messages, but mail comes as unparsed RawMail, so that parsing can run elsewhere."""
     if str(source) == "-":
         yield from _iter_stdin(fmt, columns)
         return
@@ -114,7 +143,7 @@ def iter_messages(source: str | Path, fmt: str | None = None, columns: CsvColumn
             yield from _iter_jsonl(f, path.name)
 
 
-def _iter_stdin(fmt: str | None, columns: CsvColumns | None) -> Iterator[Message | Unreadable]:
+def _iter_stdin(fmt: str | None, columns: CsvColumns | None) -> Iterator[Record]:
     stream = sys.stdin.buffer
     head = stream.peek(4096)[:4096] if hasattr(stream, "peek") else b""
     fmt = check_format(fmt) if fmt else _sniff(head, "stdin")
@@ -124,19 +153,19 @@ def _iter_stdin(fmt: str | None, columns: CsvColumns | None) -> Iterator[Message
         yield from _iter_csv(io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline=""), "stdin",
                              columns)
     elif fmt == "eml":
-        yield parse_bytes(stream.read(), origin="stdin#0", fallback_id="stdin#0")
+        yield RawMail(stream.read(), "stdin#0")
     elif fmt == "mbox":
         yield from _split_mbox(stream, "stdin")
     else:
         raise FormatError(f"format {fmt} cannot be read from stdin; expected mbox, eml, csv or jsonl")
 
 
-def _iter_mbox(path: Path) -> Iterator[Message | Unreadable]:
+def _iter_mbox(path: Path) -> Iterator[Record]:
     with open(path, "rb") as f:
         yield from _split_mbox(f, path.name)
 
 
-def _split_mbox(stream, name: str) -> Iterator[Message | Unreadable]:
+def _split_mbox(stream, name: str) -> Iterator[Record]:
     """Split an mbox stream on its "From " separator lines, one message in memory at a time.
 
     The stdlib ``mailbox.mbox`` first indexes the whole file and cannot read a pipe; this reads
@@ -158,15 +187,15 @@ def _split_mbox(stream, name: str) -> Iterator[Message | Unreadable]:
         yield _mbox_message(lines, name, index)
 
 
-def _mbox_message(lines: list[bytes], name: str, index: int) -> Message | Unreadable:
+def _mbox_message(lines: list[bytes], name: str, index: int) -> Record:
     origin = f"{name}#{index}"
     raw = b"".join(line[1:] if line.startswith(b">From ") else line for line in lines)
     if not raw.strip():
         return Unreadable(origin, "empty message")
-    return parse_bytes(raw, origin=origin, fallback_id=origin)
+    return RawMail(raw, origin)
 
 
-def _iter_maildir(path: Path) -> Iterator[Message | Unreadable]:
+def _iter_maildir(path: Path) -> Iterator[Record]:
     """The Maildir's own messages, then each Maildir++ subfolder's (".Sent", ".Archive"...)."""
     folders = [("INBOX", mailbox.Maildir(path, factory=None, create=False))]
     root = folders[0][1]
@@ -179,12 +208,10 @@ def _iter_maildir(path: Path) -> Iterator[Message | Unreadable]:
             except (OSError, KeyError) as error:
                 yield Unreadable(origin, f"cannot read: {error}")
                 continue
-            message = parse_bytes(raw, origin=origin, fallback_id=origin)
-            message.folders = message.folders or [folder_name]
-            yield message
+            yield RawMail(raw, origin, (folder_name,))
 
 
-def _iter_eml(path: Path) -> Iterator[Message | Unreadable]:
+def _iter_eml(path: Path) -> Iterator[Record]:
     files = [path] if path.is_file() else sorted(path.rglob("*.eml"))
     for file in files:
         origin = str(file.relative_to(path)) if path.is_dir() else file.name
@@ -193,10 +220,7 @@ def _iter_eml(path: Path) -> Iterator[Message | Unreadable]:
         except OSError as error:
             yield Unreadable(origin, f"cannot read: {error}")
             continue
-        message = parse_bytes(raw, origin=origin, fallback_id=origin)
-        if path.is_dir() and file.parent != path:
-            message.folders = message.folders or [file.parent.name]
-        yield message
+        yield RawMail(raw, origin, (file.parent.name,) if path.is_dir() and file.parent != path else ())
 
 
 def _iter_csv(f, name: str, columns: CsvColumns | None) -> Iterator[Message | Unreadable]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -184,10 +185,12 @@ class Triage:
     Safe to share between threads: the model is read-only and each call opens no shared state.
     """
 
-    def __init__(self, classifier: Classifier, policy, ledger=None, history: list | None = None):
+    def __init__(self, classifier: Classifier, policy, ledger: str | Path | None = None,
+                 history: list | None = None):
         self.classifier = classifier
         self.policy = policy
-        self.ledger = ledger
+        self.ledger_path = ledger
+        self._local = threading.local()  # one SQLite connection per thread: connections are not shared
         self._history: dict[str, list] = {}
         for event in history or []:
             self._history.setdefault(event.sender, []).append(event)
@@ -197,12 +200,22 @@ class Triage:
              ledger: str | Path | None = None, history: str | Path | None = None) -> "Triage":
         """Load the model (hash-checked), the policy (defaults, or a TOML file) and optionally a ledger
         database and a history file of events."""
-        from .ledger import Ledger, read_events
+        from .ledger import read_events
         from .policy import load_policy
 
-        return cls(Classifier.load(model), load_policy(policy),
-                   Ledger(ledger) if ledger is not None else None,
+        return cls(Classifier.load(model), load_policy(policy), ledger,
                    read_events(history) if history is not None else None)
+
+    @property
+    def ledger(self):
+        """This thread's connection to the ledger database, or None when there is no ledger."""
+        from .ledger import Ledger
+
+        if self.ledger_path is None:
+            return None
+        if getattr(self._local, "ledger", None) is None:
+            self._local.ledger = Ledger(self.ledger_path)
+        return self._local.ledger
 
     def events_for(self, sender: str | None, before=None) -> list:
         """The sender's known events: from the ledger (all aliases) and from the history file."""

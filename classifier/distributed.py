@@ -1,0 +1,353 @@
+"""Scoring on a Dask cluster: the batch job's two stages (classifier.batch), scheduled by Dask.
+
+    triage score exports/*.mbox -o scored/ --format parquet --engine dask [--scheduler tcp://HOST:8786]
+
+Only the scheduling differs from ``batch.score``; the work is done by the same functions:
+
+1. **content**, one task per input (an mbox file, a Maildir folder, a CSV or JSONL file):
+   ``batch.content_stage`` over its messages, a chunk at a time; the rows go to one Parquet part of
+   a scratch folder. Embarrassingly parallel: this is the stage that scales with the workers.
+2. **relationship**: with every part written, the user's addresses are known (``batch.find_me``)
+   and the messages the user replied to are looked up (``batch.reply_parents``). Each part becomes
+   records keyed by sender: its scored messages, and the events ``batch.export_events`` finds in it
+   (an event is keyed by the sender it is about: for the user's reply, the recipient). One shuffle
+   brings each sender's records together; each partition runs ``batch.relate`` per sender and writes
+   one part of the output dataset (``part.NNNNN.parquet``, the columns of writers.FLAT_COLUMNS).
+
+Workers load the model once per process, from a path every worker can read, hash-checked like any
+load (``worker_classifier``); tasks carry the model's path, never the model. The --ledger and
+--history events go to the workers as a Parquet file (``write_known_events``), read once per worker
+process, as does the small table of replied-to messages. Every path (the inputs, the model, -o) must
+name the same thing on every worker: on a cluster, a shared filesystem. The scratch folder is made
+inside OUT_DIR (``.triage-*``, which Parquet readers skip), so it is shared too, and removed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .batch import (
+    CHUNK,
+    ExportEvent,
+    ScoreOptions,
+    Summary,
+    _chunks,
+    _tally,
+    content_stage,
+    export_events,
+    find_me,
+    history_row,
+    relate,
+    reply_parents,
+    to_events,
+)
+from .events import Event
+from .model import DEFAULT_MODEL, model_dir
+from .policy import Policy, load_policy
+from .sources import CsvColumns, FormatError, Unreadable, check_format, detect_format, iter_records
+from .triage import Classifier
+from .writers import open_writer
+
+log = logging.getLogger("classifier")
+
+PART = "part.{:05d}.parquet"
+SEQ_STRIDE = 1 << 40
+"""seq = input number * SEQ_STRIDE + position: the export's order, without counting across tasks."""
+CONTENT_SCHEMA = pa.schema([
+    ("seq", pa.int64()), ("id", pa.string()), ("sender", pa.string()), ("date", pa.string()),
+    ("to", pa.string()), ("in_reply_to", pa.string()), ("label", pa.string()), ("role", pa.string()),
+    ("signal", pa.string()), ("row", pa.large_string()),
+])
+"""A content part: batch.HISTORY_COLUMNS (recipients joined by newlines) and the content row as JSON."""
+CONTENT_ROW_GROUP = 2000
+KNOWN_SCHEMA = pa.schema([
+    ("match", pa.string()), ("sender", pa.string()), ("date", pa.string()), ("kind", pa.string()),
+    ("weight", pa.float64()), ("note", pa.string()), ("source", pa.string()), ("label", pa.string()),
+])
+"""The --history and ledger events, each once per sender key it counts for (``match``)."""
+ROUTED = {"key": "str", "seq": "int64", "date": "str", "kind": "str", "label": "str", "row": "str"}
+"""A record for the shuffle: a scored message (kind is null, row its content row) or an export event."""
+
+_classifiers: dict[str, Classifier] = {}
+"""The models this worker process has loaded, by path."""
+
+
+@dataclass
+class ContentPart:
+    """What a content task tells the client about its input."""
+
+    index: int
+    path: str
+    records: int = 0
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    roles: Counter = field(default_factory=Counter)  # not scored by design: sent, draft, chat
+    sent_senders: Counter = field(default_factory=Counter)  # for batch.find_me
+
+
+# ---------------------------------------------------------------- worker side
+
+
+def worker_classifier(model_path: str) -> Classifier:
+    """The model at ``model_path``, loaded once per worker process. Like any load, it is refused
+    (ModelError) when its sha256 or library versions differ from its manifest."""
+    if model_path not in _classifiers:
+        _classifiers[model_path] = Classifier.load(model_path)
+    return _classifiers[model_path]
+
+
+def content_part(index: int, source: str, out: str, model_path: str, me: frozenset[str],
+                 input_format: str | None, columns: CsvColumns | None) -> ContentPart:
+    """Stage 1 for one input: batch.content_stage a chunk at a time, rows written to the part ``out``."""
+    classifier = worker_classifier(model_path)
+    part = ContentPart(index, out)
+    buffer: list[dict] = []
+    position = 0
+    with pq.ParquetWriter(out, CONTENT_SCHEMA) as writer:
+        for chunk in _chunks(iter_records(source, input_format, columns), CHUNK):
+            part.records += len(chunk)
+            for row in content_stage(chunk, classifier, me):
+                if isinstance(row, Unreadable):
+                    part.unreadable.append((row.origin, row.reason))
+                    continue
+                history = history_row(index * SEQ_STRIDE + position, row)
+                position += 1
+                if row["role"] is not None:
+                    part.roles[row["role"]] += 1
+                if row["role"] == "sent" and row["sender"] is not None:
+                    part.sent_senders[row["sender"]] += 1
+                buffer.append({**history, "to": "\n".join(history["to"]),
+                               "row": json.dumps(row, ensure_ascii=False)})
+            if len(buffer) >= CONTENT_ROW_GROUP:
+                writer.write_table(pa.Table.from_pylist(buffer, schema=CONTENT_SCHEMA))
+                buffer = []
+        writer.write_table(pa.Table.from_pylist(buffer, schema=CONTENT_SCHEMA))
+    return part
+
+
+@lru_cache(maxsize=1)
+def _parents(path: str) -> dict:
+    return reply_parents(pq.read_table(path).to_pylist())
+
+
+@lru_cache(maxsize=1)
+def _known(path: str) -> dict[str, list[Event]]:
+    known: dict[str, list[Event]] = {}
+    for row in pq.read_table(path).to_pylist():
+        known.setdefault(row.pop("match"), []).append(Event(**row))
+    return known
+
+
+def route_part(path: str, me: tuple[str, ...], parents_path: str):
+    """A content part as records for the shuffle: its scored messages under their sender, and its
+    export events under the sender they are about."""
+    import pandas as pd
+
+    me_set = frozenset(me)
+    rows = pq.read_table(path).to_pylist()
+    for row in rows:
+        row["to"] = row["to"].split("\n") if row["to"] else []
+    records: dict[str, list] = {name: [] for name in ROUTED}
+
+    def add(key, seq, date, kind, label, row) -> None:
+        for name, value in zip(ROUTED, (key, seq, date, kind, label, row)):
+            records[name].append(value)
+
+    for row in rows:
+        if row["role"] is None and row["sender"] not in me_set:
+            add(row["sender"] or "", row["seq"], row["date"], None, None, row["row"])  # "": sender unknown
+    for event in export_events(rows, me_set, _parents(parents_path)):
+        add(event.sender, event.seq, event.date, event.kind, event.label, None)
+    return pd.DataFrame({name: pd.Series(records[name], dtype=dtype) for name, dtype in ROUTED.items()})
+
+
+def relate_part(records, index: int, policy: Policy, known_path: str, out_dir: str) -> Summary:
+    """Stage 2 for one partition of senders (``records``: route_part's frames after the shuffle):
+    batch.relate per sender, written as one part of the output dataset."""
+    messages: dict[str, list[dict]] = defaultdict(list)
+    events: dict[str, list[ExportEvent]] = defaultdict(list)
+    for r in pa.Table.from_pandas(records, preserve_index=False).to_pylist():
+        if r["kind"] is None:
+            messages[r["key"]].append(r)
+        else:
+            events[r["key"]].append(ExportEvent(r["key"], r["date"], r["kind"], r["label"], r["seq"]))
+    known = _known(known_path)
+    summary = Summary()
+    with open_writer("parquet", str(Path(out_dir) / PART.format(index))) as writer:
+        for key in sorted(messages):
+            ordered = sorted(messages[key], key=lambda r: (r["date"] is None, r["date"] or "", r["seq"]))
+            rows = [json.loads(r["row"]) for r in ordered]
+            for assessment in relate(rows, to_events(events[key]), known.get(key, []) if key else [], policy):
+                writer.write(assessment)
+                _tally(summary, assessment)
+    return summary
+
+
+# ---------------------------------------------------------------- client side
+
+
+def write_known_events(path: Path, ledger: str | None, history: str | None) -> int:
+    """The --history file's and the ledger's events as Parquet, for the workers; returns the rows.
+
+    A history event counts for its own sender (Triage.events_for); a ledger event for every key of
+    its sender's alias group (Ledger.events), so each is written once per key, under ``match``.
+    """
+    from .ledger import Ledger, read_events
+
+    rows = []
+    if history is not None:
+        rows += [{"match": e.sender, **e.as_row()} for e in read_events(history)]
+    if ledger is not None:
+        with Ledger(ledger) as book:
+            keys: dict[str, list[str]] = {}
+            for e in book.all_events():
+                if e.sender not in keys:
+                    keys[e.sender] = book.keys(e.sender)
+                rows += [{"match": key, **e.as_row()} for key in keys[e.sender]]
+    pq.write_table(pa.Table.from_pylist(rows, schema=KNOWN_SCHEMA), path)
+    return len(rows)
+
+
+def _check_inputs(options: ScoreOptions) -> list[str]:
+    """The inputs as absolute paths, each checked to exist with a format that can be told, before any
+    work starts: a worker cannot read the client's stdin, and a bad name should fail at once."""
+    paths = []
+    for source in options.inputs:
+        if source == "-":
+            raise ValueError("--engine dask reads files every worker can open; '-' (stdin) is not one: "
+                             "save the export to a file first")
+        path = Path(source).resolve()
+        if not path.exists():
+            raise FormatError(f"no such file or folder: {source}")
+        if options.input_format:
+            check_format(options.input_format)
+        else:
+            detect_format(path)
+        paths.append(str(path))
+    return paths
+
+
+def _output_dir(options: ScoreOptions) -> Path:
+    if options.format != "parquet" or options.output in (None, "-"):
+        raise ValueError(f"--engine dask writes a Parquet dataset: give --format parquet and -o OUT_DIR "
+                         f"(got --format {options.format}, -o {options.output or '-'})")
+    out = Path(options.output).resolve()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"-o {options.output} is a file; --engine dask writes a folder of Parquet parts")
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("part.*.parquet"):  # a rerun replaces the dataset, as -o replaces a file
+        old.unlink()
+    return out
+
+
+@contextmanager
+def dask_client(scheduler: str | None, workers: int) -> Iterator:
+    """A client of the cluster at ``scheduler``, or of a new LocalCluster (on 127.0.0.1) of ``workers``
+    single-threaded worker processes."""
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            client = Client(scheduler)
+        except OSError as error:
+            raise ValueError(f"cannot reach the Dask scheduler {scheduler}: {error}") from None
+        with client:
+            yield client
+        return
+    # The scheduler runs in this process: its notes on each shuffle's start and end are not for the terminal.
+    logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        yield client
+
+
+def _timed(stage: str, started: float) -> float:
+    now = time.perf_counter()
+    log.debug("dask %s: %.2f s", stage, now - started, extra={"stage": stage, "seconds": now - started})
+    return now
+
+
+def score_dask(options: ScoreOptions, scheduler: str | None = None,
+               progress: Callable[[int], None] | None = None) -> Summary:
+    """Score every inbound message of ``options.inputs`` on a Dask cluster (``scheduler``: its address;
+    None starts a LocalCluster of ``options.jobs`` workers); write the Parquet dataset ``options.output``;
+    return the summary. Same labels, actions and standings as ``batch.score``; the row order differs."""
+    try:
+        import dask
+        import dask.dataframe as dd
+        from distributed import as_completed
+    except ImportError:
+        raise ValueError("--engine dask needs Dask: pip install 'outreach-triage[dask]'") from None
+
+    sources = _check_inputs(options)
+    out = _output_dir(options)
+    policy = load_policy(options.policy)
+    model_path = str(model_dir(options.model or DEFAULT_MODEL).resolve())
+    given_me = frozenset(address.strip().lower() for address in options.me)
+    summary = Summary()
+    scratch = Path(tempfile.mkdtemp(prefix=".triage-", dir=out))
+    try:
+        started = time.perf_counter()
+        known_path = str(scratch / "known-events.parquet")
+        write_known_events(Path(known_path), options.ledger, options.history)
+        (scratch / "content").mkdir()
+        with dask_client(scheduler, options.jobs) as client:
+            started = _timed("start", started)
+            futures = client.map(content_part, range(len(sources)), sources,
+                                 [str(scratch / "content" / PART.format(i)) for i in range(len(sources))],
+                                 model_path=model_path, me=given_me, input_format=options.input_format,
+                                 columns=options.columns, pure=False)
+            parts: list[ContentPart] = []
+            for future in as_completed(futures):
+                part = future.result()
+                parts.append(part)
+                if progress is not None:
+                    progress(part.records)
+            parts.sort(key=lambda p: p.index)
+            started = _timed("content", started)
+
+            sent: Counter = Counter()
+            for part in parts:
+                sent.update(part.sent_senders)
+                summary.not_scored.update(part.roles)
+                summary.unreadable.extend(part.unreadable)
+            summary.me = find_me(given_me, sent)
+
+            # The messages the user replied to, for export_events; a small table every worker reads.
+            content = dd.read_parquet([p.path for p in parts], columns=["id", "sender", "date", "in_reply_to",
+                                                                        "label", "role"])
+            own = content[(content.role == "sent") | content.sender.isin(summary.me)]
+            replied = own[own.date.notnull() & (own.in_reply_to != "")].in_reply_to.unique(split_out=1)
+            own_inbox = (content.role.isnull() & content.sender.isin(summary.me)).sum()
+            replied, own_inbox = dask.compute(replied, own_inbox)
+            if own_inbox:
+                summary.not_scored["your own message"] += int(own_inbox)
+            parents = content[content.id.isin(list(replied))][["id", "sender", "label"]].compute()
+            parents_path = str(scratch / "parents.parquet")
+            pq.write_table(pa.Table.from_pandas(parents, preserve_index=False), parents_path)
+            started = _timed("parents", started)
+
+            routed = dd.from_map(route_part, [p.path for p in parts], me=tuple(summary.me),
+                                 parents_path=parents_path, meta=dict(ROUTED))
+            partitions = max(len(parts), sum(client.nthreads().values()))
+            by_sender = routed.shuffle(on="key", npartitions=partitions)
+            tasks = [dask.delayed(relate_part)(records, i, policy, known_path, str(out))
+                     for i, records in enumerate(by_sender.to_delayed())]
+            for part_summary in client.gather(client.compute(tasks)):
+                summary.add(part_summary)
+            _timed("relationship", started)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return summary
