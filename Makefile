@@ -12,7 +12,7 @@ setup: $(VENV)/.installed
 # Reinstall when the dependencies or their pins change. constraints.txt pins every package.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev,dask]"
 	touch $@
 
 # The main job on the bundled sample inbox: every inbound message scored against the history the

@@ -35,7 +35,7 @@ from .events import Event
 from .labels import ASK_LABELS, LABELS
 from .message import Message
 from .policy import Policy
-from .sources import CsvColumns, Unreadable, iter_records, parsed
+from .sources import CsvColumns, FormatError, Unreadable, iter_records, parsed
 from .text import model_input
 from .triage import Assessment, Classification, Classifier, Triage, assess_classified
 from .writers import open_writer
@@ -131,11 +131,17 @@ _worker: dict = {}
 
 
 def _init_worker(model: str | None, me: frozenset[str]) -> None:
-    _worker["classifier"] = Classifier.load(model)  # once per process, hash-checked like any load
+    # An initializer that raises makes the pool restart workers for ever; keep the error for the task.
+    try:
+        _worker["classifier"] = Classifier.load(model)  # once per process, hash-checked like any load
+    except Exception as error:  # noqa: BLE001 - re-raised by the first task, in the main process
+        _worker["error"] = error
     _worker["me"] = me
 
 
 def _content_chunk(records: list) -> list:
+    if "error" in _worker:
+        raise _worker["error"]
     return content_stage(records, _worker["classifier"], _worker["me"])
 
 
@@ -370,6 +376,9 @@ def _iter_all(inputs: list[str], fmt: str | None, columns: CsvColumns | None) ->
 
 def score(options: ScoreOptions, progress=None) -> Summary:
     """Score every inbound message of ``options.inputs``; write rows; return the summary."""
+    for source in options.inputs:  # a missing file is a quick one-line error, before the model loads
+        if source != "-" and not Path(source).exists():
+            raise FormatError(f"no such file or folder: {source}")
     triage = Triage.load(options.model, options.policy, options.ledger, options.history)
     summary = Summary()
     with tempfile.TemporaryDirectory(prefix="triage-") as tmp:

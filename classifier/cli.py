@@ -105,13 +105,20 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--ledger", default=None, help="ledger database to read (never written by scoring)")
     score.add_argument("--me", action="append", default=[], metavar="ADDRESS",
                        help="your own address (repeatable); default: the most frequent sender of Sent mail")
-    score.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes (default: every core)")
+    score.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                       help="processes, or with --engine dask the local cluster's workers (default: every core)")
     score.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     score.add_argument("--model", default=None)
     score.add_argument("--policy", default=None, help="policy TOML overriding the defaults")
     score.add_argument("--input-format", default=None, help="mbox, maildir, eml, csv or jsonl (default: detect)")
     for column in ("text", "sender", "date", "subject", "id"):
         score.add_argument(f"--{column}-col", default=None, help=f"generic CSV: the {column} column")
+    score.add_argument("--engine", default="local", choices=("local", "dask"),
+                       help="local: this machine, --jobs processes (default); dask: a Dask cluster, writing a "
+                            "Parquet dataset (one part per partition) to the -o folder (docs/scaling.md)")
+    score.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                       help="with --engine dask: a running cluster's scheduler (default: start a local "
+                            "cluster of --jobs workers on 127.0.0.1)")
     score.set_defaults(func=_cmd_score)
 
     filter_ = commands.add_parser(
@@ -184,14 +191,19 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
-def run_score(options, quiet: bool = False) -> int:
+def run_score(options, quiet: bool = False, engine: str = "local", scheduler: str | None = None) -> int:
     """Score, print the summary on stderr, and return the exit code (0, or 3 when some were skipped)."""
     from tqdm import tqdm
 
     from .batch import format_summary, score
 
     with tqdm(unit=" msg", file=sys.stderr, disable=quiet or not sys.stderr.isatty(), desc="scoring") as bar:
-        summary = score(options, progress=bar.update)
+        if engine == "dask":
+            from .distributed import score_dask
+
+            summary = score_dask(options, scheduler=scheduler, progress=bar.update)
+        else:
+            summary = score(options, progress=bar.update)
     if not quiet:
         print(format_summary(summary), file=sys.stderr)
     return summary.exit_code
@@ -203,7 +215,13 @@ def _cmd_score(args) -> int:
 
     if args.jobs < 1:
         raise ValueError(f"--jobs {args.jobs} is not a number of processes; expected 1 or more")
-    fmt = args.format or next((f for f in ("csv", "parquet") if str(args.output or "").endswith(f".{f}")), "jsonl")
+    if args.scheduler is not None and args.engine != "dask":
+        raise ValueError(f"--scheduler {args.scheduler} needs --engine dask; the local engine has no scheduler")
+    if args.engine == "dask":
+        fmt = args.format or "parquet"
+    else:
+        fmt = args.format or next((f for f in ("csv", "parquet") if str(args.output or "").endswith(f".{f}")),
+                                  "jsonl")
     columns = None
     if any(getattr(args, f"{c}_col") for c in ("text", "sender", "date", "subject", "id")):
         defaults = CsvColumns()
@@ -212,7 +230,7 @@ def _cmd_score(args) -> int:
     options = ScoreOptions(inputs=args.inputs, output=args.output, format=fmt, history=args.history,
                            ledger=args.ledger, me=args.me, jobs=args.jobs, quiet=args.quiet, model=args.model,
                            policy=args.policy, input_format=args.input_format, columns=columns)
-    return run_score(options, quiet=args.quiet)
+    return run_score(options, quiet=args.quiet, engine=args.engine, scheduler=args.scheduler)
 
 
 def _filter_options(parser) -> None:

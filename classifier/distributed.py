@@ -292,9 +292,9 @@ def score_dask(options: ScoreOptions, scheduler: str | None = None,
         raise ValueError("--engine dask needs Dask: pip install 'outreach-triage[dask]'") from None
 
     sources = _check_inputs(options)
-    out = _output_dir(options)
     policy = load_policy(options.policy)
     model_path = str(model_dir(options.model or DEFAULT_MODEL).resolve())
+    out = _output_dir(options)  # last: it clears the previous dataset
     given_me = frozenset(address.strip().lower() for address in options.me)
     summary = Summary()
     scratch = Path(tempfile.mkdtemp(prefix=".triage-", dir=out))

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from threadpoolctl import threadpool_limits
-
 from . import corpus as corpus_module
 from . import evaluate as evaluate_module
 from . import model as model_module
@@ -103,17 +101,16 @@ def retrain(examples: Iterable[Example], *, corpus: Path | None = None, models_d
     x_fixed = [model_input(e.subject, e.text) for e in examples]
     y_fixed = [e.label for e in examples]
 
-    with threadpool_limits(1):
-        step("measuring the current model", 0.05)
-        before = _measure(current.pipeline, x_held, y_held, eval_dir)
-        agreed_before = _agreed(current.pipeline, x_fixed, y_fixed)
-        step(f"training {candidate} on {len(x_train)} messages and {len(examples)} corrections", 0.25)
-        pipeline = build_candidate(candidate)
-        pipeline.fit(x_train + x_fixed, y_train + y_fixed,
-                     classify__sample_weight=[1.0] * len(x_train) + [float(weight)] * len(x_fixed))
-        step("measuring the new model", 0.75)
-        after = _measure(pipeline, x_held, y_held, eval_dir)
-        agreed_after = _agreed(pipeline, x_fixed, y_fixed)
+    step("measuring the current model", 0.05)
+    before = _measure(current.pipeline, x_held, y_held, eval_dir)
+    agreed_before = _agreed(current.pipeline, x_fixed, y_fixed)
+    step(f"training {candidate} on {len(x_train)} messages and {len(examples)} corrections", 0.25)
+    pipeline = build_candidate(candidate)
+    pipeline.fit(x_train + x_fixed, y_train + y_fixed,
+                 classify__sample_weight=[1.0] * len(x_train) + [float(weight)] * len(x_fixed))
+    step("measuring the new model", 0.75)
+    after = _measure(pipeline, x_held, y_held, eval_dir)
+    agreed_after = _agreed(pipeline, x_fixed, y_fixed)
 
     step("saving the new model", 0.95)
     folder = candidate_dir(models_dir, name)

@@ -38,7 +38,7 @@ from .relearn import Example
 from .signals import deposit_kind
 from .sources import Unreadable, iter_records, parsed
 from .standing import standing
-from .triage import _CUE_WORDS, Classification, Triage, assess_classified
+from .triage import CUE_WORDS, Classification, Triage, assess_classified
 
 TEXT_CHARS = 20_000
 """The screen keeps this much of each message's text: every real ask fits, a huge newsletter is cut."""
@@ -465,15 +465,28 @@ def events_table(events: Iterable[Event]) -> list[dict]:
 # ---------------------------------------------------------------- safe display and the reply file
 
 
-def highlight_words(top_features: Iterable[dict]) -> list[str]:
-    """The words (and word pairs) among a label's driving features; cues and placeholders are left out."""
-    cues = set(_CUE_WORDS.values())
+def _words_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
+    """Whole words (any case) of ``words``; a model's tokens are matched with or without the space
+    spaCy puts inside contractions ("i 'd" matches "I'd", "do n't" matches "don't")."""
+    alternatives = [r"\s*".join(re.escape(part) for part in word.split())
+                    for word in sorted(set(words), key=len, reverse=True) if word.strip()]
+    if not alternatives:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
+
+
+def highlight_words(top_features: Iterable[dict], text: str) -> list[str]:
+    """The words (and word pairs) among a label's driving features that ``text`` shows; cues, placeholders
+    and punctuation are left out."""
+    cues = set(CUE_WORDS.values())
     words = []
     for feature in top_features:
         name = str(feature["feature"])
         if name in cues or re.fullmatch(r"_\w+_", name) or len(re.findall(r"\w", name)) < 2:
             continue
-        words.append(name)
+        pattern = _words_pattern([name])
+        if pattern is not None and pattern.search(text):
+            words.append(name)
     return words
 
 
@@ -481,15 +494,12 @@ def highlight_html(text: str, words: Iterable[str]) -> str:
     """``text`` as HTML in which nothing is live: every character of the message is escaped, and only
     the ``<mark>`` tags around the ``words`` (whole words, any case) are markup. Line breaks are kept
     by the style, so no markdown or HTML in the message can become a link, a tag or a script."""
-    alternatives = ["\\s+".join(re.escape(part) for part in word.split())
-                    for word in sorted(set(words), key=len, reverse=True) if word.strip()]
     parts, position = [], 0
-    if alternatives:
-        pattern = re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
-        for match in pattern.finditer(text):
-            parts.append(html.escape(text[position:match.start()]))
-            parts.append(f"<mark>{html.escape(match.group(0))}</mark>")
-            position = match.end()
+    pattern = _words_pattern(words)
+    for match in pattern.finditer(text) if pattern is not None else ():
+        parts.append(html.escape(text[position:match.start()]))
+        parts.append(f"<mark>{html.escape(match.group(0))}</mark>")
+        position = match.end()
     parts.append(html.escape(text[position:]))
     return ('<div style="white-space: pre-wrap; overflow-wrap: anywhere; max-height: 32rem; overflow-y: auto; '
             'font-size: 0.95rem; line-height: 1.5">' + "".join(parts) + "</div>")

@@ -7,8 +7,9 @@ stay honest and ``triage evaluate`` reproduces them.
 from __future__ import annotations
 
 import json
-import zipfile
 import logging
+import time
+import zipfile
 from pathlib import Path
 
 from threadpoolctl import threadpool_limits
@@ -79,8 +80,21 @@ def train(corpus_path: Path = CORPUS_PATH, name: str = DEFAULT_MODEL,
     manifest = save_model(pipeline, folder, candidate=best["candidate"], corpus_sha256=corpus_hash(corpus_path),
                           metrics=_headline(metrics), training=training)
     (folder / "comparison.json").write_text(json.dumps(comparison, indent=2) + "\n", encoding="utf-8")
+    metrics["speed"]["load_seconds"] = load_seconds(name)
     write_reports(folder, manifest, metrics, comparison, corpus_module.counts(dataset))
     return metrics
+
+
+def load_seconds(name: str) -> float:
+    """Seconds to check and load the saved model (hash, versions, allowlist, skops), best of three."""
+    from .model import load_model
+
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        load_model(name)
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 def _headline(metrics: dict) -> dict:
@@ -100,6 +114,7 @@ def evaluate_saved(name: str = DEFAULT_MODEL, corpus_path: Path = CORPUS_PATH) -
     from .model import load_model
 
     model = load_model(name)
+    seconds_to_load = load_seconds(name)
     dataset = load_corpus(corpus_path)
     _, held_out = grouped_split(dataset)
     x_held, y_held = corpus_inputs(held_out)
@@ -108,7 +123,8 @@ def evaluate_saved(name: str = DEFAULT_MODEL, corpus_path: Path = CORPUS_PATH) -
         metrics = {"held_out": split_metrics(pipeline.predict_proba(x_held), list(pipeline.classes_), y_held),
                    "real": evaluate_real(pipeline.predict),
                    "speed": {"short_messages_per_second": throughput(pipeline.predict_proba,
-                                                                      short_messages(x_held))}}
+                                                                      short_messages(x_held)),
+                             "load_seconds": seconds_to_load}}
     comparison_path = model.folder / "comparison.json"
     comparison = json.loads(comparison_path.read_text()) if comparison_path.is_file() else None
     write_reports(model.folder, read_manifest(model.folder), metrics, comparison, corpus_module.counts(dataset))

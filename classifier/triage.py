@@ -12,7 +12,7 @@ from .labels import LABELS
 from .model import DEFAULT_MODEL, LoadedModel, load_model
 from .text import model_input
 
-_CUE_WORDS = {
+CUE_WORDS = {
     "cue:links": "links", "cue:second_person": "addresses you", "cue:questions": "questions",
     "cue:modal_request": "request phrasing (could you…)", "cue:please_verb": "please + verb",
     "cue:imperative": "imperatives", "cue:amplify": "asks to share or promote", "cue:money": "amounts of money",
@@ -110,7 +110,7 @@ def _readable(name: str) -> str | None:
     if step == "words":
         return feature
     if step == "cues":
-        return _CUE_WORDS.get(feature, feature)
+        return CUE_WORDS.get(feature, feature)
     return None
 
 

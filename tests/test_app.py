@@ -196,6 +196,7 @@ def test_retrain_use_and_roll_back(ledger_path, tmp_path, monkeypatch):
     (tmp_path / "eval").mkdir()
     monkeypatch.setattr(classifier.model, "MODELS_DIR", models)
     monkeypatch.setattr(classifier.corpus, "CORPUS_PATH", corpus)
+    monkeypatch.setattr(classifier.corpus, "PROJECT_DIR", tmp_path)  # the datasets cache of the tiny corpus
     monkeypatch.setattr(classifier.evaluate, "EVAL_DIR", tmp_path / "eval")
     inbox = tmp_path / "inbox.jsonl"
     inbox.write_text(json.dumps({"id": "m1", "sender": "kim@example.org", "date": "2026-05-01T10:00:00+00:00",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from classifier import corpus as corpus_module
 from classifier import relearn
 from classifier.model import MODELS_DIR, ModelError, load_model, read_manifest
 from classifier.relearn import Example
@@ -17,7 +18,8 @@ CORRECTED = Example("", "Hey mate, could you share my new book with your readers
 
 
 @pytest.fixture()
-def setup(tmp_path):
+def setup(tmp_path, monkeypatch):
+    monkeypatch.setattr(corpus_module, "PROJECT_DIR", tmp_path)  # the datasets cache of a tiny corpus goes there
     corpus = write_corpus(tmp_path / "corpus.jsonl")
     models = tmp_path / "models"
     save_tiny_model(corpus, models / "outreach")

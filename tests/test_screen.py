@@ -329,10 +329,12 @@ def test_markdown_escape_leaves_no_live_markdown_or_html():
     assert screen.md_escape("line\r\nbreak") == "line break"
 
 
-def test_highlight_words_leave_out_cues_placeholders_and_punctuation():
+def test_highlight_words_are_the_driving_words_the_text_shows():
     features = [{"feature": f, "weight": 1.0} for f in ("request phrasing (could you…)", "_url_", ",", "a",
-                                                         "could you", "retweet")]
-    assert screen.highlight_words(features) == ["could you", "retweet"]
+                                                         "could you", "retweet", "i 'd", "do n't", "newsletter")]
+    text = "Could you RT this? I'd love it, and don't forget. _url_ , a"
+    assert screen.highlight_words(features, text) == ["could you", "i 'd", "do n't"]
+    assert screen.highlight_html(text, ["i 'd", "do n't"]).count("<mark>") == 2  # contractions, as written
 
 
 # ---------------------------------------------------------------- the reply as a file

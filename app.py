@@ -1,0 +1,322 @@
+"""outreach-triage: the triage screen. Run with ``streamlit run app.py``.
+
+Widgets -> classifier API -> display. The queue and the corrections live in classifier/screen.py,
+retraining with corrections in classifier/relearn.py; this file only lays them out. Message text is
+untrusted: it is shown as plain text, or as escaped HTML (screen.highlight_html, screen.md_escape).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from classifier import ACTIONS, LABELS, Ledger, Triage, relearn, screen
+from classifier.ledger import LedgerError, default_ledger_path, read_events
+from classifier.model import DEFAULT_MODEL, ModelError, model_dir, read_manifest
+from classifier.replies import clean
+from classifier.sources import FormatError
+
+HERE = Path(__file__).resolve().parent
+SAMPLE_INBOX = HERE / "data" / "sample" / "inbox.mbox"
+SAMPLE_HISTORY = HERE / "data" / "sample" / "history.jsonl"
+SAMPLE, UPLOAD, ON_DISK = "The sample inbox", "An export I upload", "An export on this computer"
+ACTION_COLOURS = {"accept": "green", "educate": "orange", "decline": "red", "none": "gray"}
+QUEUE_COLUMNS = {"to do": st.column_config.TextColumn(width=48), "date": st.column_config.TextColumn(width=130),
+                 "subject": st.column_config.TextColumn(width="large"), "check": st.column_config.TextColumn(width=60)}
+EVENT_COLOURS = alt.Scale(domain=["deposit", "withdrawal", "signal"], range=["#2e7d32", "#c62828", "#757575"])
+
+st.set_page_config(page_title="outreach-triage", page_icon="📬", layout="wide")
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def load_triage(folder: str, sha256: str) -> Triage:
+    """The model and the default policy, once per model file (a replaced model has another sha256)."""
+    return Triage.load(folder)
+
+
+# ---------------------------------------------------------------- the sidebar: what to open
+
+with st.sidebar:
+    st.header("Inbox")
+    where = st.radio("Open", [SAMPLE, UPLOAD, ON_DISK], key="where")
+    upload = st.file_uploader("Export: mbox, .eml, CSV or JSONL", key="upload",
+                              type=["mbox", "mbx", "eml", "csv", "jsonl", "ndjson", "json"]) if where == UPLOAD else None
+    path_text = st.text_input("Path: a file, a Maildir or a folder of .eml", key="path") if where == ON_DISK else ""
+    history_text = "" if where == SAMPLE else st.text_input(
+        "History file (optional)", key="history", help="Ledger events you noted down: JSONL or CSV.")
+    me_text = st.text_input("Your addresses (optional)", key="me",
+                            help="Comma-separated. Left empty, they are found from your Sent folder.")
+    ledger_text = st.text_input("Ledger database", value=str(default_ledger_path()), key="ledger",
+                                help="Corrections and the events you record are kept here (SQLite).")
+    if st.button("Score again", key="rescore", help="Picks up events recorded elsewhere, e.g. with triage ledger."):
+        st.session_state.pop("inbox_key", None)
+
+try:
+    ledger = Ledger(ledger_text.strip() or None)
+except (LedgerError, OSError) as error:
+    st.error(f"Cannot open the ledger: {error}")
+    st.stop()
+
+try:
+    folder = model_dir(DEFAULT_MODEL)
+    base = load_triage(str(folder), read_manifest(folder)["sha256"])
+except ModelError as error:
+    st.error(f"Cannot load the model: {error}")
+    st.stop()
+
+if where == SAMPLE:
+    history_path = SAMPLE_HISTORY
+else:
+    history_path = Path(history_text.strip()).expanduser() if history_text.strip() else None
+try:
+    history = read_events(history_path) if history_path else None
+except (OSError, ValueError) as error:
+    st.error(f"Cannot read the history file: {error}")
+    st.stop()
+triage = Triage(base.classifier, base.policy, ledger.path, history)
+me = [address.strip() for address in me_text.split(",") if address.strip()]
+
+if where == SAMPLE:
+    source, key = SAMPLE_INBOX, ("sample",)
+elif where == UPLOAD and upload is not None:
+    source, key = None, ("upload", upload.file_id, upload.name, upload.size)
+elif where == ON_DISK and path_text.strip():
+    source = Path(path_text.strip()).expanduser()
+    if not source.exists():
+        st.error(f"No such file or folder: {source}")
+        st.stop()
+    key = ("path", str(source.resolve()), source.stat().st_mtime_ns)
+else:
+    st.info("Choose an export in the sidebar: upload one, or give its path.")
+    st.stop()
+key += (str(history_path), str(ledger.path), tuple(me), base.classifier.model_id)
+
+# ---------------------------------------------------------------- scoring, once per export
+
+if st.session_state.get("inbox_key") != key:
+    with st.status("Scoring the inbox…", expanded=True) as status:
+        counter = st.empty()
+
+        def progress(read: int) -> None:
+            counter.text(f"{read:,} messages read")
+
+        try:
+            if source is None:
+                with tempfile.TemporaryDirectory(prefix="triage-upload-") as tmp:
+                    inbox = screen.score_inbox(screen.spool(upload, upload.name, Path(tmp)), triage, me=me,
+                                               progress=progress)
+            else:
+                inbox = screen.score_inbox(source, triage, me=me, progress=progress)
+        except (FormatError, OSError, ValueError) as error:
+            status.update(label="Could not read the export", state="error")
+            st.error(str(error))
+            st.stop()
+        status.update(label=f"Scored {len(inbox.rows):,} messages", state="complete", expanded=False)
+    st.session_state.update(inbox_key=key, inbox=inbox, relearned=None)
+inbox = st.session_state.inbox
+
+corrections = ledger.corrections()
+labels_by_hand = screen.active_corrections(corrections).labels
+rows = screen.current_rows(inbox, triage, corrections)
+by_seq = {row["seq"]: row for row in rows}
+token = str(abs(hash(key)) % 10**8)  # widgets whose options depend on the export start afresh with a new one
+
+# ---------------------------------------------------------------- the page
+
+st.title("outreach-triage")
+waiting = sum(row["needs_decision"] for row in rows)
+st.caption(f"{len(rows):,} messages scored · model {base.classifier.model_id} · "
+           f"ledger {screen.md_escape(str(ledger.path))}")
+if inbox.unreadable:
+    with st.expander(f"{len(inbox.unreadable)} records could not be read and were skipped"):
+        st.text("\n".join(f"{origin}: {reason}" for origin, reason in inbox.unreadable[:200]))
+if not rows:
+    st.warning("No inbound message to score in this export.")
+    st.stop()
+count_col, need_col = st.columns([4, 1], gap="large")
+count_col.dataframe(screen.counts(rows), hide_index=True, key="counts")
+need_col.metric("Waiting for a decision", waiting)
+need_col.metric("Labels to check", sum(row["needs_review"] and not row["done"] for row in rows))
+need_col.metric("Done", sum(row["done"] for row in rows))
+
+queue_tab, learn_tab = st.tabs(["Queue", "Corrections and learning"])
+
+with queue_tab:
+    f1, f2, f3, f4, f5 = st.columns([2, 2, 3, 3, 3])
+    pick_labels = f1.multiselect("Label", LABELS, key="filter_label")
+    pick_actions = f2.multiselect("Action", ACTIONS, key="filter_action")
+    pick_senders = f3.multiselect("Sender", sorted({row["sender"] for row in rows if row["sender"]}),
+                                  key=f"filter_sender_{token}")
+    span = screen.date_range(rows)
+    days = f4.date_input("Dates", value=span, min_value=span[0], max_value=span[1],
+                         key=f"filter_dates_{token}") if span else ()
+    search = f5.text_input("Search", key="filter_search", placeholder="words in the subject, text or sender")
+    start, end = (tuple(days) + (None, None))[:2]
+    shown = screen.queue(screen.filter_rows(rows, labels=pick_labels, actions=pick_actions, senders=pick_senders,
+                                            start=start, end=end, search=search))
+    st.caption(f"{len(shown):,} of {len(rows):,} messages; those waiting for a decision come first")
+    st.dataframe(screen.queue_table(shown), hide_index=True, height=300, key="queue", column_config=QUEUE_COLUMNS)
+
+    if not shown:
+        st.info("No message matches these filters.")
+    else:
+        seq = st.selectbox("Open a message", [row["seq"] for row in shown], key="open",
+                           format_func=lambda s: screen.describe(by_seq[s]))
+        row = by_seq[seq]
+        st.divider()
+        message_col, side_col = st.columns([3, 2], gap="large")
+
+        with message_col:
+            st.subheader(screen.md_escape(row["subject"]) or "(no subject)")
+            when = screen.message_time(row)
+            sender = f"{row['sender_name']} <{row['sender']}>" if row["sender_name"] else (row["sender"] or "unknown")
+            st.text(f"From {sender}, {when.strftime('%a %d %b %Y, %H:%M') if when else 'no date'}")
+            badges = [f"**Recommended:** :{ACTION_COLOURS[row['action']]}-badge[{row['action']}]"]
+            badges += [":violet-badge[check the label]"] if row["needs_review"] else []
+            badges += [":blue-badge[label set by you]"] if row["label_by"] == "you" else []
+            badges += [":gray-badge[done]"] if row["done"] else []
+            st.markdown(" ".join(badges))
+            st.markdown("\n".join(f"- {screen.md_escape(reason)}" for reason in row["reasons"]))
+
+            words = screen.highlight_words(row["top_features"], row["text"])
+            st.caption(f"Highlighted: the words in the text that drove the label {row['model_label']} "
+                       f"({screen.md_escape(', '.join(words))})." if words else
+                       f"No single words drove the label {row['model_label']}: the cues did (links, phrasing, length).")
+            st.html(screen.highlight_html(row["text"], words))
+            if row["text_cut"]:
+                st.caption("The message is longer than shown here.")
+            with st.expander("Plain text, to copy"):
+                st.code(row["text"], language=None, wrap_lines=True)
+
+            st.markdown("**Correct it**")
+            c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
+            new_label = c1.selectbox("Label", LABELS, index=LABELS.index(row["label"]),
+                                     key=f"label_{seq}_{row['label']}")
+            if c2.button("Change the label", key=f"set_label_{seq}", disabled=new_label == row["label"]):
+                screen.correct_label(ledger, row, new_label)
+                st.rerun()
+            c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
+            new_action = c1.selectbox("Action", ACTIONS, index=ACTIONS.index(row["action"]),
+                                      key=f"action_{seq}_{row['action']}")
+            if c2.button("Change the action", key=f"set_action_{seq}", disabled=new_action == row["action"]):
+                screen.correct_action(ledger, row, new_action)
+                st.rerun()
+
+            c1, c2, c3 = st.columns([3, 2, 3])
+            kind = c1.selectbox("Something happened", list(screen.EVENT_CHOICES), key=f"event_kind_{seq}",
+                                format_func=screen.EVENT_CHOICES.get)
+            happened = c2.date_input("When", key=f"event_day_{seq}", help="An event counts for the asks after it.",
+                                     value=(when.date() - timedelta(days=1)) if when else date.today())
+            note = c3.text_input("Note (optional)", key=f"event_note_{seq}")
+            if st.button("Record it", key=f"event_add_{seq}", disabled=row["sender"] is None):
+                try:
+                    recorded = screen.record_event(ledger, row, kind, happened, note)
+                except ValueError as error:
+                    st.error(str(error))
+                else:
+                    if recorded is None:
+                        st.info("The ledger already holds this event.")
+                    else:
+                        st.rerun()
+
+            granted = st.checkbox("I did what they asked (the ledger records a favour granted)",
+                                  key=f"granted_{seq}", disabled=row["done"])
+            if st.button("Mark as done", key=f"done_{seq}", disabled=row["done"]):
+                screen.mark_done(ledger, row, granted=granted)
+                st.rerun()
+            for correction in row["corrections"]:
+                text_col, undo_col = st.columns([4, 1], vertical_alignment="center")
+                text_col.text(screen.describe_correction(correction))
+                if undo_col.button("Undo", key=f"undo_message_{correction['id']}"):
+                    screen.undo(ledger, correction)
+                    st.rerun()
+
+        with side_col:
+            st.markdown(f"**Label: {row['label']}**" + (f" (the model said {row['model_label']})"
+                                                        if row["label_by"] == "you" else ""))
+            for label in LABELS:
+                st.progress(row["probabilities"][label], text=f"{label} {row['probabilities'][label]:.2f}")
+
+            st.markdown("**Their standing over time**")
+            st.caption(screen.md_escape(row["standing"]["summary"]))
+            events = screen.sender_events(inbox, triage, row["sender"], labels_by_hand)
+            if events:
+                line, marks = screen.standing_series(events, max(datetime.now(UTC), when or datetime.now(UTC)),
+                                                     triage.policy)
+                chart = alt.Chart(pd.DataFrame(line)).mark_line(color="#1565c0").encode(
+                    x=alt.X("date:T", title=None), y=alt.Y("balance:Q", title="standing"))
+                chart += alt.Chart(pd.DataFrame(marks)).mark_point(filled=True, size=70).encode(
+                    x="date:T", y="balance:Q", color=alt.Color("type:N", scale=EVENT_COLOURS, title=None),
+                    shape=alt.Shape("type:N", title=None), tooltip=["date:T", "kind:N", "note:N", "source:N"])
+                if when is not None:
+                    chart += alt.Chart(pd.DataFrame([{"date": when}])).mark_rule(strokeDash=[4, 4]).encode(x="date:T")
+                st.altair_chart(chart, height=220)
+                st.dataframe(screen.events_table(events), hide_index=True, height=180, key="events")
+            else:
+                st.caption("No history with this sender yet.")
+
+            st.markdown("**Reply**")
+            if row["reply"]:
+                draft = st.text_area("Reply draft", value=row["reply"], height=240,
+                                     key=f"draft_{seq}_{row['label']}_{row['action']}")
+                with st.expander("Copy the draft"):
+                    st.code(draft, language=None, wrap_lines=True)
+                eml = screen.reply_eml(row, draft, inbox.me[0] if inbox.me else None)
+                if eml is not None:
+                    st.download_button("Download as .eml", eml, file_name=f"reply-{seq}.eml", mime="message/rfc822",
+                                       key=f"eml_{seq}", on_click="ignore")
+                else:
+                    st.caption("The sender has no e-mail address to reply to.")
+            else:
+                st.caption(f"No reply is due for {row['action']} on {row['label']}.")
+
+with learn_tab:
+    examples, elsewhere = screen.corrected_examples(inbox, corrections)
+    st.markdown(f"**{len(examples)} corrected labels** in this inbox can teach the model."
+                + (f" {elsewhere} more are for messages of another export; open it to include them."
+                   if elsewhere else ""))
+    active = screen.active_corrections(corrections).active
+    in_inbox = {row["id"] for row in rows}
+    for correction in [c for c in active if c["message_id"] in in_inbox]:
+        text_col, undo_col = st.columns([6, 1], vertical_alignment="center")
+        text_col.text(f"{correction['created'][:16].replace('T', ' ')}  {screen.describe_correction(correction)}  "
+                      f"({clean(correction['message_id'], 60)})")
+        if undo_col.button("Undo", key=f"undo_all_{correction['id']}"):
+            screen.undo(ledger, correction)
+            st.rerun()
+
+    st.divider()
+    st.markdown("**Retrain with my corrections**")
+    st.caption(f"Trains the current model's kind on the corpus's training part plus your corrected messages "
+               f"(each counts {relearn.CORRECTION_WEIGHT:g} times), measures it against the current one on the "
+               f"held-out part, and keeps it aside until you choose to use it. It takes a few minutes.")
+    if st.button("Retrain with my corrections", key="retrain", disabled=not examples):
+        bar = st.progress(0.0, text="starting")
+        try:
+            st.session_state.relearned = relearn.retrain(examples, progress=lambda what, done: bar.progress(done, text=what))
+        except (ModelError, OSError, ValueError) as error:
+            st.error(f"Retraining failed: {error}")
+    result = st.session_state.get("relearned")
+    if result is not None:
+        st.markdown(result.table)
+        st.caption(f"Your {result.corrections} corrections: the current model agrees with {result.agreed_before}, "
+                   f"the new one with {result.agreed_after}.")
+        if result.corpus_changed:
+            st.warning("The current model was trained on an older version of the corpus, so some held-out "
+                       "messages may be ones it learned from: its numbers can look better than they are.")
+    pending = relearn.pending()
+    confirmed = st.checkbox("I have compared the numbers and want to use the new model", key="confirm_promote",
+                            disabled=not pending)
+    use_col, back_col = st.columns(2)
+    if use_col.button("Use the new model", key="promote", disabled=not (confirmed and pending)):
+        relearn.promote()
+        st.session_state.relearned = None
+        st.rerun()
+    if back_col.button("Roll back to the previous model", key="rollback", disabled=not relearn.previous_dir().is_dir()):
+        relearn.rollback()
+        st.rerun()
