@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: setup demo test corpus train evaluate clean
+.PHONY: setup demo test corpus train evaluate bench clean
 
 setup: $(VENV)/.installed
 
@@ -33,6 +33,13 @@ train: setup
 
 evaluate: setup
 	$(BIN)/triage evaluate
+
+# Speed and memory, numbers in docs/benchmarks.md (about an hour; `bench/run.py --quick` for a few minutes).
+# bogofilter, from Debian, is the comparison; without it that part is skipped.
+bench: setup
+	@command -v bogofilter >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] \
+		&& apt-get install -y -qq bogofilter >/dev/null; } || echo "bogofilter is not installed: its comparison is skipped"
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .hypothesis
