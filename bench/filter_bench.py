@@ -8,7 +8,8 @@
 2. cold: ``triage filter < msg.eml`` as a fresh process, ``--cold`` times (median); and the
    start-up parts: bare interpreter, ``import classifier.cli``, ``Triage.load()``.
 3. daemon: ``triage serve unix:SOCK`` in the background; the full round trip of a fresh
-   ``triage filter --connect unix:SOCK`` process (median of ``--cold``), and the socket request
+   ``triage filter --connect unix:SOCK`` process (median of ``--cold``) and of bench/proto/thin_client.py
+   (the same client without the CLI: the floor), and the socket request
    alone, in Python (``mailfilter.headers_via_daemon``; its local fallback is disabled so that
    nothing is scored in this process), 1 client and 2 clients at once.
 

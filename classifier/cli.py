@@ -265,17 +265,23 @@ def _cmd_classify(args) -> int:
     return 0
 
 
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """The errors reported in one line with exit 2, looked up once one is raised. A ModelError can only
+    exist if .model was imported, so it is not imported here: `filter --connect` must not load scikit-learn."""
+    from .ledger import LedgerError
+
+    model = sys.modules.get(f"{__package__}.model")
+    return (LedgerError, ValueError, FileNotFoundError) + ((model.ModelError,) if model else ())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    from .ledger import LedgerError
-    from .model import ModelError
-
     try:
         return args.func(args)
-    except (ModelError, LedgerError, ValueError, FileNotFoundError) as error:
+    except _usage_errors() as error:
         print(f"triage: {error}", file=sys.stderr)
         return 2
 

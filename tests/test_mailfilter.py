@@ -1,12 +1,16 @@
 """`triage filter`: every original byte passes through, only X-Outreach-* lines are added, errors fail open."""
 
+import ast
 import email
 import email.policy
 import io
+import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -124,6 +128,82 @@ def test_the_daemon_gives_the_same_headers_and_the_client_falls_back_when_it_is_
         server.server_close()
     code, fallback, err = filter_bytes(raw, connect=address)  # nobody listening now
     assert code == 0 and fallback == local
+
+
+HEAVY = ("sklearn", "scipy", "numpy", "spacy")
+# A fresh process that runs `triage` as the console script does (classifier.cli:main with sys.argv),
+# then reports on stderr's last line which of HEAVY it imported.
+CONSOLE_SCRIPT = ("import sys\nfrom classifier.cli import main\ncode = main()\n"
+                  f"print(sorted(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)\nsys.exit(code)")
+
+
+def run_triage(args: list[str], raw: bytes, env: dict) -> tuple[subprocess.CompletedProcess, list[str]]:
+    run = subprocess.run([sys.executable, "-c", CONSOLE_SCRIPT, *args], input=raw, capture_output=True, env=env,
+                         timeout=120)
+    return run, ast.literal_eval(run.stderr.decode().strip().splitlines()[-1])
+
+
+@pytest.fixture
+def no_ledger_env(tmp_path):
+    return {**os.environ, "TRIAGE_LEDGER": str(tmp_path / "no-ledger.db")}
+
+
+@pytest.fixture
+def serve(tmp_path_factory, no_ledger_env):
+    """A real `triage serve` process on a Unix socket; yields its address."""
+    sock = tmp_path_factory.mktemp("serve") / "triage.sock"
+    server = subprocess.Popen([sys.executable, "-m", "classifier.cli", "serve", f"unix:{sock}"], env=no_ledger_env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_until_listening(server, sock)
+        yield f"unix:{sock}"
+    finally:
+        server.send_signal(signal.SIGINT)  # serve() closes its socket on KeyboardInterrupt
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        server.stderr.close()
+
+
+def _wait_until_listening(server: subprocess.Popen, sock, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert server.poll() is None, f"triage serve exited: {server.stderr.read()[-500:]!r}"
+        try:
+            with socket.socket(socket.AF_UNIX) as probe:
+                probe.connect(str(sock))
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"triage serve did not listen on {sock} within {seconds:g} s")
+
+
+def test_the_filter_client_imports_no_model_stack_when_the_daemon_is_up(serve, no_ledger_env):
+    raw = HOSTILE["mixed line ends"]
+    run, heavy = run_triage(["filter", "--connect", serve], raw, no_ledger_env)
+    assert run.returncode == 0, run.stderr
+    assert b"no daemon" not in run.stderr
+    assert heavy == []
+    assert_only_outreach_headers_added(run.stdout, raw)
+
+
+def test_the_filter_client_scores_in_its_own_process_when_the_daemon_is_down(tmp_path, no_ledger_env):
+    raw = HOSTILE["mixed line ends"]
+    run, heavy = run_triage(["filter", "--connect", f"unix:{tmp_path / 'nobody.sock'}"], raw, no_ledger_env)
+    assert run.returncode == 0, run.stderr
+    assert b"no daemon" in run.stderr and "sklearn" in heavy  # the fallback loaded the model here
+    assert_only_outreach_headers_added(run.stdout, raw)
+
+
+def test_the_package_names_resolve_on_first_use():
+    import classifier
+
+    assert set(classifier.__all__) <= set(dir(classifier))
+    assert all(getattr(classifier, name) is not None for name in classifier.__all__)
+    with pytest.raises(AttributeError):
+        classifier.no_such_name  # noqa: B018
 
 
 def test_the_daemon_refuses_addresses_off_loopback():

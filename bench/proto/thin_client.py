@@ -1,13 +1,12 @@
-"""Prototype: ``triage filter --connect ADDR`` without importing the model stack.
+"""A lower bound for ``triage filter --connect ADDR``: the client alone, without the ``triage`` CLI.
 
     .venv/bin/python bench/proto/thin_client.py unix:/path/to.sock < message.eml
 
-``import classifier`` runs classifier/__init__.py, which imports .triage -> .model -> scikit-learn,
-SciPy and NumPy: about 1-4 s before a byte is sent, for a client that only needs socket and json.
-mailfilter.py imports nothing heavy at the top, so this script registers an empty ``classifier``
-package (no __init__ run) and calls the same ``run_filter``. If the daemon is down, the filter's
-own fallback still scores locally (it imports .triage lazily). The package change it stands for:
-make classifier/__init__.py lazy (PEP 562 ``__getattr__``) and keep cli.py's imports lazy.
+This prototype led to the lazy classifier/__init__.py (PEP 562) and cli.py: ``triage filter --connect``
+itself no longer imports scikit-learn, SciPy, NumPy or spaCy when the daemon is up
+(tests/test_mailfilter.py checks it). It stays as the floor bench/filter_bench.py compares that
+command with: it skips the package's __init__ and the argument parser (with the ledger commands'
+imports), the only difference left. If the daemon is down, the filter's own fallback scores locally.
 """
 
 from __future__ import annotations
