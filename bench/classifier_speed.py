@@ -1,6 +1,6 @@
 """The classifier alone: short messages per second on one core, to check the model card's number.
 
-    .venv/bin/python bench/classifier_speed.py [--patched]
+    .venv/bin/python bench/classifier_speed.py
 
 Texts as the model card measures them (classifier.evaluate.short_messages: model inputs of at most 160
 characters, repeated to 3,000): from the held-out part of the grouped split (what ``triage train``
@@ -10,9 +10,8 @@ times) and from the whole corpus. One BLAS/OpenMP thread (threadpoolctl), best o
 - ``Classifier.classify_many``: what the batch job and the filter call (adds the explanations),
   on all texts at once and in chunks of batch.CHUNK (256) as ``triage score`` does.
 
-``--patched`` first imports bench/proto/fast_score (its feature speed-ups apply); their caches are cleared
-before every pass. spaCy's own caches (vocabulary, tokenizer) stay warm across passes in both cases, as
-in the model card's measurement.
+The package's per-process caches (normalised chunks, char n-gram indices) and spaCy's own (vocabulary,
+tokenizer) stay warm across passes, as in the model card's measurement.
 """
 
 from __future__ import annotations
@@ -21,19 +20,13 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
-
-HERE = Path(__file__).resolve().parent
 
 
-def best_of(function, texts, repeats: int = 5, before_each=None) -> dict:
-    """Best of ``repeats`` passes; ``before_each`` runs untimed before every pass (clears the prototypes'
-    caches, so that a repeated text is not served from the previous pass)."""
+def best_of(function, texts, repeats: int = 5) -> dict:
+    """Best of ``repeats`` passes."""
     wall, cpu = float("inf"), float("inf")
     function(texts[:50])  # warm: first-call costs (lazy spaCy objects) are not per message
     for _ in range(repeats):
-        if before_each is not None:
-            before_each()
         start, start_cpu = time.perf_counter(), time.thread_time()
         function(texts)
         wall = min(wall, time.perf_counter() - start)
@@ -42,14 +35,7 @@ def best_of(function, texts, repeats: int = 5, before_each=None) -> dict:
             "n": len(texts)}
 
 
-def run(patched: bool = False) -> dict:
-    clear = None
-    if patched:
-        sys.path.insert(0, str(HERE / "proto"))
-        import fast_features
-        import fast_score  # noqa: F401
-
-        clear = fast_features.clear_caches
+def run() -> dict:
     from threadpoolctl import threadpool_limits
 
     from classifier.batch import CHUNK
@@ -72,12 +58,11 @@ def run(patched: bool = False) -> dict:
 
     with threadpool_limits(1):
         return {
-            "patched": patched,
-            "held_out_short": {"predict_proba": best_of(pipeline.predict_proba, held, before_each=clear),
-                               "classify_many": best_of(classifier.classify_many, held, before_each=clear),
-                               "classify_many_chunks_of_256": best_of(chunked, held, before_each=clear)},
-            "corpus_short": {"predict_proba": best_of(pipeline.predict_proba, whole, before_each=clear),
-                             "classify_many_chunks_of_256": best_of(chunked, whole, before_each=clear),
+            "held_out_short": {"predict_proba": best_of(pipeline.predict_proba, held),
+                               "classify_many": best_of(classifier.classify_many, held),
+                               "classify_many_chunks_of_256": best_of(chunked, held)},
+            "corpus_short": {"predict_proba": best_of(pipeline.predict_proba, whole),
+                             "classify_many_chunks_of_256": best_of(chunked, whole),
                              "distinct_texts": distinct},
             "model_card_says": json.loads((classifier.model.folder / "metrics.json").read_text())
             .get("speed", {}).get("short_messages_per_second"),
@@ -86,9 +71,8 @@ def run(patched: bool = False) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--patched", action="store_true")
-    args = parser.parse_args(argv)
-    print(json.dumps(run(args.patched), indent=1))
+    parser.parse_args(argv)
+    print(json.dumps(run(), indent=1))
     return 0
 
 

@@ -13,7 +13,6 @@
    alone, in Python (``mailfilter.headers_via_daemon``; its local fallback is disabled so that
    nothing is scored in this process), 1 client and 2 clients at once.
 
-``--patched``: only the warm part, with bench/proto's speed-ups applied (what the filter could reach).
 TRIAGE_LEDGER points at a file that does not exist, so no personal ledger is read. Prints JSON.
 """
 
@@ -205,20 +204,14 @@ def daemon(typical: bytes, runs: int, calls: int, env: dict) -> dict:
             sock_path.unlink()
 
 
-def run(mbox: Path, calls: int = 1000, runs: int = 10, patched: bool = False) -> dict:
+def run(mbox: Path, calls: int = 1000, runs: int = 10) -> dict:
     env = dict(os.environ)
     env["TRIAGE_LEDGER"] = str(ROOT / "bench" / "out" / "no-such-ledger.db")
     os.environ["TRIAGE_LEDGER"] = env["TRIAGE_LEDGER"]
     typical, others = typical_messages(mbox, calls)
     loadavg = os.getloadavg()
-    if patched:  # the warm path only, with bench/proto's speed-ups: what the filter could reach
-        sys.path.insert(0, str(HERE / "proto"))
-        import fast_score  # noqa: F401
-
-        result = {"patched": True, "warm": warm(typical, others, calls)}
-    else:
-        result = {"patched": False, "warm": warm(typical, others, calls), "cold": cold(typical, runs, env),
-                  "daemon": daemon(typical, runs, calls, env)}
+    result = {"warm": warm(typical, others, calls), "cold": cold(typical, runs, env),
+              "daemon": daemon(typical, runs, calls, env)}
     result["loadavg_before_after"] = [loadavg, os.getloadavg()]
     return result
 
@@ -228,9 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mbox", type=Path, default=ROOT / "bench" / "out" / "inbox-50000.mbox")
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--cold", type=int, default=10)
-    parser.add_argument("--patched", action="store_true", help="warm latency only, with bench/proto's speed-ups")
     args = parser.parse_args(argv)
-    print(json.dumps(run(args.mbox, args.calls, args.cold, args.patched), indent=1))
+    print(json.dumps(run(args.mbox, args.calls, args.cold), indent=1))
     return 0
 
 

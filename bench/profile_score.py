@@ -1,11 +1,11 @@
 """cProfile of ``triage score --jobs 1``, folded into the stages of the job.
 
-    .venv/bin/python bench/profile_score.py bench/out/inbox-10000.mbox [--patched] [-o bench/out/score.prof]
+    .venv/bin/python bench/profile_score.py bench/out/inbox-10000.mbox [-o bench/out/score.prof]
 
 Runs ``classifier.cli.main(["score", MBOX, "--jobs", "1", ...])`` under cProfile in this process and
 prints JSON: the stage table (cumulative seconds of the functions that make each stage, and their
-share of the run), and the top functions by own time. ``--patched`` imports bench/proto/fast_score
-first (its speed-ups apply). The raw profile is saved for ``python -m pstats`` or snakeviz.
+share of the run), and the top functions by own time. The raw profile is saved for ``python -m pstats``
+or snakeviz.
 
 cProfile's default (wall-clock) timer is kept: a CPU-time timer is a system call per event and
 inflated call-heavy code (parsing) by half again. On a busy machine, time the process spends waiting for
@@ -25,33 +25,31 @@ import sys
 import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-
 # (stage, file suffix, function name[, caller file suffix, caller function]): cumulative time of the
 # function (only the calls from that caller, when one is given). Chosen so that no two nest.
 STAGES = [
     ("load: Triage.load (hash check, skops load, policy)", "classifier/triage.py", "load", "Triage"),
     ("read: split the mbox into raw messages", "classifier/sources.py", "_split_mbox"),
-    ("parse: message.parse_bytes (email, policy.default)", "message.py", "parse_bytes"),
+    ("parse: message.parse_bytes (email, compat32)", "message.py", "parse_bytes"),
     ("model: zone (text.zone)", "classifier/features.py", "transform", "Zoner"),
-    ("model: tokenise + normalise (Normaliser, spaCy)", "classifier/features.py", "transform", "Normaliser"),
+    ("model: tokenise + normalise (Normaliser, spaCy, cached per chunk)", "classifier/features.py", "transform", "Normaliser"),
     ("model: TF-IDF words + chars (TfidfVectorizer.transform)", "sklearn/feature_extraction/text.py", "transform",
      "TfidfVectorizer"),
-    ("model: ask cues (AskCues, spaCy Matcher)", "classifier/features.py", "transform", "AskCues"),
+    ("model: ask cues (AskCues, ASK_RULES)", "classifier/features.py", "transform", "AskCues"),
     ("model: predict_proba (LogisticRegression)", "sklearn/linear_model/_logistic.py", "predict_proba"),
     ("model: explanations (Classifier._explain)", "classifier/triage.py", "_explain"),
     ("export: signals (answer_intent, deposit_kind)", "classifier/signals.py", "answer_intent"),
     ("export: signals (deposit_kind)", "classifier/signals.py", "deposit_kind"),
-    ("export: ExportHistory.add (SQLite)", "classifier/batch.py", "add"),
-    ("export: spool write (json.dumps)", "json/__init__.py", "dumps", "classifier/batch.py", "score"),
+    ("export: ExportHistory.add_values (SQLite)", "classifier/batch.py", "add_values"),
+    ("export: spool line (json.dumps)", "json/__init__.py", "dumps", "classifier/batch.py", "spooled"),
     ("relationship: detect_me + build_events", "classifier/batch.py", "build_events"),
-    ("relationship: spool read (json.loads)", "json/__init__.py", "loads", "classifier/batch.py", "score"),
+    ("relationship: spool read (json.loads)", "json/__init__.py", "loads", "classifier/batch.py", "relate_spooled"),
     ("relationship: ExportHistory.events (SQL + Event objects)", "classifier/batch.py", "events"),
     ("relationship: Triage.events_for (ledger, --history)", "classifier/triage.py", "events_for"),
     ("relationship: standing", "classifier/standing.py", "standing"),
     ("relationship: policy.recommend", "classifier/policy.py", "recommend"),
     ("relationship: replies.draft_reply", "classifier/replies.py", "draft_reply"),
-    ("write: JsonlWriter.write (asdict + json.dumps)", "classifier/writers.py", "write"),
+    ("write: render_jsonl (to_dict + json.dumps)", "classifier/writers.py", "render_jsonl"),
 ]
 
 
@@ -103,12 +101,8 @@ def fold(stats: pstats.Stats) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("mbox")
-    parser.add_argument("--patched", action="store_true", help="apply bench/proto/fast_score's speed-ups")
     parser.add_argument("-o", "--output", default=None, help="where to save the raw profile")
     args = parser.parse_args(argv)
-    if args.patched:
-        sys.path.insert(0, str(HERE / "proto"))
-        import fast_score  # noqa: F401  (applies the patches on import)
     from classifier.cli import main as triage_main
 
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
@@ -119,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.output:
         profile.dump_stats(args.output)
     result = fold(pstats.Stats(profile))
-    result.update(mbox=args.mbox, patched=args.patched, exit_code=code)
+    result.update(mbox=args.mbox, exit_code=code)
     print(json.dumps(result, indent=1))
     return 0
 

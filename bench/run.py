@@ -10,9 +10,8 @@ tables docs/benchmarks.md quotes). Generated inputs and outputs live in bench/ou
    CPU seconds, peak RSS (largest process, and the whole process tree); 50,000 messages at --jobs 1
    and 2, and 10,000 / 100,000 to show that memory stays flat.
 2. bogofilter, trained on data/corpus.jsonl (spam = spam, the rest ham), on the same mbox.
-3. Where the time goes: bench/stages.py (CPU per stage, no profiler) and bench/profile_score.py
-   (cProfile), before and after the prototypes of bench/proto; the prototypes end to end, with a
-   byte-for-byte comparison of their output.
+3. Where the time goes: bench/stages.py (CPU per stage, no profiler), bench/relationship_scaling.py
+   (the relationship stage against the size of the export) and bench/profile_score.py (cProfile).
 4. The mail filter: bench/filter_bench.py.
 5. The classifier alone: bench/classifier_speed.py.
 
@@ -203,13 +202,10 @@ def measured(command: list[str], quiet_wait: float, stdout_path: Path | None = N
     return result
 
 
-def score_run(n: int, jobs: int, quiet_wait: float, program: list[str] | None = None, tag: str = "",
-              env_patches: str | None = None) -> dict:
-    output = OUT / f"scored{tag}-{n}-j{jobs}.jsonl"
-    command = (program or [TRIAGE]) + ["score", str(mbox_path(n)), "--jobs", str(jobs), "--quiet", "-o", str(output)]
-    if env_patches is not None:
-        command = ["env", f"BENCH_PATCHES={env_patches}"] + command
-    log(f"score {tag or 'baseline'}: {n:,} messages, --jobs {jobs}")
+def score_run(n: int, jobs: int, quiet_wait: float) -> dict:
+    output = OUT / f"scored-{n}-j{jobs}.jsonl"
+    command = [TRIAGE, "score", str(mbox_path(n)), "--jobs", str(jobs), "--quiet", "-o", str(output)]
+    log(f"score: {n:,} messages, --jobs {jobs}")
     result = measured(command, quiet_wait, messages=n, jobs=jobs)
     with open(output, "rb") as f:
         result["rows_written"] = sum(1 for _ in f)
@@ -284,16 +280,6 @@ def json_of(command: list[str], quiet_wait: float) -> dict:
     return result
 
 
-def same_output(a: str, b: str) -> bool:
-    with open(a, "rb") as x, open(b, "rb") as y:
-        while True:
-            p, q = x.read(1 << 20), y.read(1 << 20)
-            if p != q:
-                return False
-            if not p:
-                return True
-
-
 # ---------------------------------------------------------------- the report
 
 
@@ -319,9 +305,8 @@ def report(results: dict) -> str:
               "| run | messages | jobs | wall s | messages/s | CPU s | messages/CPU-s | peak RSS, largest process MB "
               "| peak RSS, all processes MB | CPU idle before |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for run in results.get("score", []) + results.get("proto_score", []):
-        name = "triage score" + (f" + {run['tag'].strip('-')}" if run.get("tag") else "")
-        lines.append(f"| {name} | {run['messages']:,} | {run['jobs']} | {run['wall_s']:.1f} | {run['messages_per_s']:,.0f} "
+    for run in results.get("score", []):
+        lines.append(f"| triage score | {run['messages']:,} | {run['jobs']} | {run['wall_s']:.1f} | {run['messages_per_s']:,.0f} "
                      f"| {run['user_s'] + run['sys_s']:.1f} | {run['messages_per_cpu_s']:,.0f} | {run['maxrss_mb']:.0f} "
                      f"| {run['tree_peak_mb']:.0f} | {run['idle_before']:.0%} |")
     bogo = results.get("bogofilter", {})
@@ -339,28 +324,22 @@ def report(results: dict) -> str:
                              f"{bogo['messages_per_cpu_s'] / run['messages_per_cpu_s']:,.0f}x cheaper per CPU-second than "
                              f"`triage score --jobs {jobs}`; it uses {run['maxrss_mb'] / max(bogo['maxrss_mb'], 0.1):,.0f}x "
                              f"less memory than its largest process.")
-    for check in results.get("proto_identical", []):
-        lines.append(f"- prototype output identical to the package's ({check['messages']:,} messages, --jobs "
-                     f"{check['jobs']}): **{check['identical']}**")
     lines.append("")
 
-    def stage_table(base: dict, patched: dict | None) -> list[str]:
-        rows = ["| stage | CPU µs/message | share | with prototypes µs/message |", "| --- | ---: | ---: | ---: |"]
+    def stage_table(base: dict) -> list[str]:
+        rows = ["| stage | CPU µs/message | share |", "| --- | ---: | ---: |"]
         for name, stage in base["stages"].items():
-            after = patched["stages"].get(name, {}).get("cpu_us_per_message") if patched else None
             share = f"{stage['share_of_cpu']:.1%}" if stage["share_of_cpu"] is not None else "(not summed)"
-            rows.append(f"| {name} | {stage['cpu_us_per_message']:,.0f} | {share} | "
-                        f"{'' if after is None else f'{after:,.0f}'} |")
-        rows.append(f"| **pipeline total** | **{base['pipeline_cpu_s'] / base['messages'] * 1e6:,.0f}** | | "
-                    + (f"**{patched['pipeline_cpu_s'] / patched['messages'] * 1e6:,.0f}** |" if patched else "|"))
+            rows.append(f"| {name} | {stage['cpu_us_per_message']:,.0f} | {share} |")
+        rows.append(f"| **pipeline total** | **{base['pipeline_cpu_s'] / base['messages'] * 1e6:,.0f}** | |")
         return rows
 
     if "stages" in results:
-        base, patched = results["stages"], results.get("stages_patched")
+        base = results["stages"]
         lines += [f"## 3. Where the time goes ({base['messages']:,} messages, one process, CPU time, no profiler)", "",
                   f"History events weighed per scored message: mean {base['events_per_scored_message']['mean']}, "
                   f"max {base['events_per_scored_message']['max']}.", ""]
-        lines += stage_table(base, patched) + [""]
+        lines += stage_table(base) + [""]
     if "relationship" in results:
         lines += ["### The relationship stage against the size of the export (CPU per scored message)", "",
                   "| messages in the export | history events per message (mean) | package: events + assess µs | "
@@ -398,15 +377,6 @@ def report(results: dict) -> str:
                           ("CPU time: `assess(raw)`, different messages", "assess_different_messages_cpu")):
             p = warm[key]
             lines.append(f"| {name} | {p['n']:,} | {p['p50_ms']:.2f} | {p['p90_ms']:.2f} | {p['p99_ms']:.2f} | {p['max_ms']:.1f} |")
-        fp = results.get("filter_patched", {}).get("warm")
-        if fp:
-            for name, key in (("with prototypes: `assess(raw)`, the same message", "assess_same_message"),
-                              ("with prototypes: `assess(raw)`, different messages", "assess_different_messages"),
-                              ("with prototypes, CPU time: the same message", "assess_same_message_cpu"),
-                              ("with prototypes, CPU time: different messages", "assess_different_messages_cpu")):
-                p = fp[key]
-                lines.append(f"| {name} | {p['n']:,} | {p['p50_ms']:.2f} | {p['p90_ms']:.2f} | {p['p99_ms']:.2f} | "
-                             f"{p['max_ms']:.1f} |")
         lines += ["", "| fresh process per message | runs | median s | min s | max s |", "| --- | ---: | ---: | ---: | ---: |"]
         for name, c in f["cold"].items():
             lines.append(f"| `{name}` | {c['runs']} | {c['median_s']:.3f} | {c['min_s']:.3f} | {c['max_s']:.3f} |")
@@ -424,16 +394,14 @@ def report(results: dict) -> str:
 
     if "classifier" in results:
         lines += ["## 5. The classifier alone (one thread, short messages <= 160 characters, best of 5)", "",
-                  "| texts | call | messages/s (wall) | messages/CPU-s | with prototypes, messages/CPU-s |",
-                  "| --- | --- | ---: | ---: | ---: |"]
-        c, cp = results["classifier"], results.get("classifier_patched")
+                  "| texts | call | messages/s (wall) | messages/CPU-s |", "| --- | --- | ---: | ---: |"]
+        c = results["classifier"]
         for texts in ("held_out_short", "corpus_short"):
             for call, value in c[texts].items():
                 if not isinstance(value, dict):
                     continue
-                after = cp[texts][call]["messages_per_cpu_s"] if cp else None
                 lines.append(f"| {texts.replace('_', ' ')} | `{call}` | {value['messages_per_s_wall']:,.0f} | "
-                             f"{value['messages_per_cpu_s']:,.0f} | {'' if after is None else f'{after:,.0f}'} |")
+                             f"{value['messages_per_cpu_s']:,.0f} |")
         lines += ["", f"The model's metrics.json says {c['model_card_says']:,.0f} short messages/s.", ""]
     return "\n".join(lines) + "\n"
 
@@ -446,18 +414,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="5,000 messages and fewer repeats")
     parser.add_argument("--quiet-wait", type=float, default=120,
                         help="seconds to wait for idle CPUs before each timed run (default 120; 0: do not wait)")
+    parser.add_argument("--memory-sizes", default="10000,100000",
+                        help="the extra sizes scored at --jobs 1 and 2 to show flat memory (default 10000,100000; "
+                             "--quick: none)")
     parser.add_argument("--live", action="store_true",
                         help="import the live package and model instead of a snapshot taken at the start")
     parser.add_argument("--only", default=None,
-                        help="comma-separated parts: score,bogofilter,proto,stages,profile,filter,classifier")
+                        help="comma-separated parts: score,bogofilter,stages,relationship,profile,filter,classifier")
     args = parser.parse_args(argv)
-    every = {"score", "bogofilter", "proto", "stages", "relationship", "profile", "filter", "classifier"}
+    every = {"score", "bogofilter", "stages", "relationship", "profile", "filter", "classifier"}
     parts = set(args.only.split(",")) if args.only else every
     if parts - every:
         parser.error(f"unknown part(s) {', '.join(sorted(parts - every))}; expected some of {', '.join(sorted(every))}")
     OUT.mkdir(parents=True, exist_ok=True)
     main_n = 5_000 if args.quick else 50_000
-    memory_sizes = [] if args.quick else [10_000, 100_000]
+    memory_sizes = [] if args.quick else [int(n) for n in args.memory_sizes.split(",") if n.strip()]
     profile_n = 2_000 if args.quick else 10_000
     snapshot = None if args.live else take_snapshot()
     results_path = OUT / ("results-quick.json" if args.quick else "results.json")
@@ -483,24 +454,9 @@ def main(argv: list[str] | None = None) -> int:
     if "bogofilter" in parts:
         results["bogofilter"] = bogofilter_runs(main_n, args.quiet_wait)
         save()
-    if "proto" in parts:
-        program = [PYTHON, str(HERE / "proto" / "fast_score.py")]
-        results["proto_score"] = [dict(score_run(main_n, jobs, args.quiet_wait, program, "-prototypes"),
-                                       tag="-prototypes") for jobs in (1, 2)]
-        results["proto_identical"] = []
-        baseline = {(r["messages"], r["jobs"]): r for r in results.get("score", [])}
-        for run in results["proto_score"]:
-            base = baseline.get((run["messages"], run["jobs"]))
-            if base:
-                results["proto_identical"].append({"messages": run["messages"], "jobs": run["jobs"],
-                                                   "identical": same_output(base["output"], run["output"])})
-        save()
     if "stages" in parts:
-        log(f"stages: {profile_n:,} messages, before and after the prototypes")
-        stage_mbox = str(mbox_path(profile_n))
-        results["stages"] = json_of([PYTHON, str(HERE / "stages.py"), stage_mbox], args.quiet_wait)
-        results["stages_patched"] = json_of([PYTHON, str(HERE / "stages.py"), stage_mbox, "--patched"],
-                                            args.quiet_wait)
+        log(f"stages: {profile_n:,} messages")
+        results["stages"] = json_of([PYTHON, str(HERE / "stages.py"), str(mbox_path(profile_n))], args.quiet_wait)
         save()
     if "relationship" in parts:
         sizes = [main_n] if args.quick else [10_000, 50_000, 100_000]
@@ -520,13 +476,10 @@ def main(argv: list[str] | None = None) -> int:
         command = [PYTHON, str(HERE / "filter_bench.py"), "--mbox", str(mbox_path(main_n)), "--calls", calls,
                    "--cold", cold]
         results["filter"] = json_of(command, args.quiet_wait)
-        results["filter_patched"] = json_of(command + ["--patched"], args.quiet_wait)
         save()
     if "classifier" in parts:
         log("classifier alone: short messages, one thread")
         results["classifier"] = json_of([PYTHON, str(HERE / "classifier_speed.py")], args.quiet_wait)
-        results["classifier_patched"] = json_of([PYTHON, str(HERE / "classifier_speed.py"), "--patched"],
-                                                args.quiet_wait)
         save()
     for run in results.get("score", [])[2:]:  # the memory runs' rows are not compared: drop them
         Path(run["output"]).unlink(missing_ok=True)

@@ -123,25 +123,25 @@ def run(mbox: Path, limit: int | None = None) -> dict:
             if inputs:
                 with timer("model: zone (text.zone)"):
                     zoned = zoner.transform(inputs)
-                with timer("model: tokenise + normalise (features.Normaliser, spaCy)"):
+                with timer("model: tokenise + normalise (features.Normaliser, spaCy, cached per chunk)"):
                     normalised = normaliser.transform(zoned)
                 with timer("model: TF-IDF words (1-2 grams)"):
                     words = union["words"].transform(normalised)
                 with timer("model: TF-IDF chars (char_wb 3-5 grams)"):
                     chars = union["chars"].transform(normalised)
-                with timer("model: ask cues (AskCues, spaCy Matcher)"):
+                with timer("model: ask cues (AskCues, ASK_RULES)"):
                     cues = union["cues"].transform(normalised)
                 with timer("model: hstack to CSR (FeatureUnion)"):
                     features = sp.hstack([words, chars, cues]).tocsr()
                 with timer("model: predict_proba (LogisticRegression)"):
                     probabilities = model.predict_proba(features)[:, classifier._order]
                 with timer("model: explanations + Classification (Classifier._explain)"):
-                    classifications = []
-                    for row, probs in enumerate(probabilities):
-                        label = LABELS[int(probs.argmax())]
-                        classifications.append(Classification(
-                            label=label, probabilities={n: round(float(p), 4) for n, p in zip(LABELS, probs)},
-                            top_features=classifier._explain(features[row], label, 8), model_id=classifier.model_id))
+                    labels = [LABELS[int(probs.argmax())] for probs in probabilities]
+                    classifications = [
+                        Classification(label=label, probabilities={n: round(float(p), 4) for n, p in zip(LABELS, probs)},
+                                       top_features=reasons, model_id=classifier.model_id)
+                        for label, probs, reasons in zip(labels, probabilities,
+                                                         classifier._explain(features, labels, 8))]
             classified = iter(classifications if inputs else [])
             for item in chunk:
                 classification = next(classified) if item.role is None else None
@@ -185,7 +185,7 @@ def run(mbox: Path, limit: int | None = None) -> dict:
                 draft_reply(rec.action, classification.label, message.sender_name or None, message.subject)
             with timer("relationship: assess_classified (all of the above again, as batch calls it)"):
                 assessment = assess_classified(message, classification, events, triage.policy)
-            with timer("write: JSONL row (asdict + json.dumps)"):
+            with timer("write: JSONL row (to_dict + json.dumps)"):
                 writer.write(assessment)
             scored += 1
             results.append(assessment.label)
@@ -210,27 +210,12 @@ def run(mbox: Path, limit: int | None = None) -> dict:
     }
 
 
-def _patch() -> None:
-    """Apply bench/proto/fast_score's patches, and rebind the names this module imported directly."""
-    global parse_bytes
-    sys.path.insert(0, str(Path(__file__).resolve().parent / "proto"))
-    import fast_score  # noqa: F401  (patches on import)
-    from classifier import message
-
-    parse_bytes = message.parse_bytes
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("mbox", type=Path)
     parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--patched", action="store_true", help="apply bench/proto/fast_score's speed-ups first")
     args = parser.parse_args(argv)
-    if args.patched:
-        _patch()
-    result = run(args.mbox, args.limit)
-    result["patched"] = args.patched
-    print(json.dumps(result, indent=1))
+    print(json.dumps(run(args.mbox, args.limit), indent=1))
     return 0
 
 

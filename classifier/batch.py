@@ -22,9 +22,10 @@ import bisect
 import json
 import sqlite3
 import tempfile
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
@@ -35,16 +36,18 @@ from .events import Event
 from .labels import ASK_LABELS, LABELS
 from .message import Message
 from .policy import Policy
-from .sources import CsvColumns, FormatError, Unreadable, iter_records, parsed
+from .sources import CsvColumns, FormatError, RawMail, Unreadable, iter_records, parsed
 from .text import model_input
 from .triage import Assessment, Classification, Classifier, Triage, assess_classified
-from .writers import open_writer
+from .writers import open_writer, renderer
 
 CHUNK = 256
 """Messages classified together: large enough to vectorise, small enough to keep memory flat."""
 SENT_FOLDERS = {"sent", "sent mail", "sent items", "sent messages", "[gmail]/sent mail", "outbox"}
 SKIPPED_FOLDERS = {"drafts": "draft", "draft": "draft", "chat": "chat", "chats": "chat"}
 ASK_TEXT_CHARS = 5000
+EVENTS_CACHED = 50_000
+"""Export events the relationship stage keeps in memory (of the senders it met most recently)."""
 
 
 @dataclass
@@ -127,22 +130,41 @@ def content_stage(records: list, classifier: Classifier, me: frozenset[str] = fr
     return rows
 
 
+def spooled(rows: list) -> list:
+    """Content rows as stage 1 hands them on: (history values, the row as one JSON line), Unreadable
+    passed through. Done where the rows are made, so that a pool's workers do it, not the main process."""
+    return [row if isinstance(row, Unreadable) else (history_values(row), json.dumps(row, ensure_ascii=False))
+            for row in rows]
+
+
 _worker: dict = {}
 
 
-def _init_worker(model: str | None, me: frozenset[str]) -> None:
+def _init_worker(options: ScoreOptions, me: frozenset[str]) -> None:
     # An initializer that raises makes the pool restart workers for ever; keep the error for the task.
     try:
-        _worker["classifier"] = Classifier.load(model)  # once per process, hash-checked like any load
+        # once per process, hash-checked like any load
+        _worker["triage"] = Triage.load(options.model, options.policy, options.ledger, options.history)
     except Exception as error:  # noqa: BLE001 - re-raised by the first task, in the main process
         _worker["error"] = error
     _worker["me"] = me
 
 
-def _content_chunk(records: list) -> list:
+def _worker_triage() -> Triage:
     if "error" in _worker:
         raise _worker["error"]
-    return content_stage(records, _worker["classifier"], _worker["me"])
+    return _worker["triage"]
+
+
+def _content_chunk(records: list) -> list:
+    return spooled(content_stage(records, _worker_triage().classifier, _worker["me"]))
+
+
+def _relate_chunk(lines: list[str], history_path: str, me: frozenset[str], fmt: str) -> list:
+    history = _worker.get("history")
+    if history is None or history.path != history_path:
+        history = _worker["history"] = ExportHistory.open_built(history_path)
+    return relate_spooled(lines, history, _worker_triage(), me, renderer(fmt))
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
@@ -151,27 +173,28 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-class _Stage1:
-    """Runs content_stage over chunks, in this process or in a pool of processes, in input order."""
+class _Workers:
+    """Runs a stage's function over chunks, in this process or in a pool of processes, in input order."""
 
-    def __init__(self, classifier: Classifier, model: str | None, jobs: int, me: frozenset[str]):
-        self.classifier, self.me, self.pool, self.jobs = classifier, me, None, jobs
-        if jobs > 1:
+    def __init__(self, options: ScoreOptions, me: frozenset[str]):
+        self.pool, self.jobs = None, options.jobs
+        if options.jobs > 1:
             import multiprocessing
 
-            self.pool = multiprocessing.get_context("spawn").Pool(jobs, initializer=_init_worker,
-                                                                  initargs=(model, me))
+            self.pool = multiprocessing.get_context("spawn").Pool(options.jobs, initializer=_init_worker,
+                                                                  initargs=(options, me))
 
-    def run(self, chunks: Iterator[list]) -> Iterator[tuple[int, list]]:
-        """(records in the chunk, rows) per chunk, in input order."""
+    def map(self, here, there, chunks: Iterable[list], *args) -> Iterator[tuple[int, list]]:
+        """(items in the chunk, results) per chunk, in input order: ``here(chunk)`` in this process, or
+        ``there(chunk, *args)`` in a worker."""
         if self.pool is None:
             for chunk in chunks:
-                yield len(chunk), content_stage(chunk, self.classifier, self.me)
+                yield len(chunk), here(chunk)
             return
         # Results are taken in submission order; a bounded look-ahead keeps memory flat.
         pending = []
         for chunk in chunks:
-            pending.append((len(chunk), self.pool.apply_async(_content_chunk, (chunk,))))
+            pending.append((len(chunk), self.pool.apply_async(there, (chunk, *args))))
             if len(pending) >= 4 * self.jobs:
                 n, result = pending.pop(0)
                 yield n, result.get()
@@ -201,6 +224,12 @@ class ExportEvent(NamedTuple):
     kind: str
     label: str | None
     seq: int  # the message it came from
+
+
+def history_values(row: dict) -> tuple:
+    """The messages table's columns of one content row, all but seq (see history_row)."""
+    h = history_row(0, row)
+    return (h["id"], h["sender"], h["date"], "\n".join(h["to"]), h["in_reply_to"], h["label"], h["role"], h["signal"])
 
 
 def history_row(seq: int, row: dict) -> dict:
@@ -275,14 +304,14 @@ def export_events(rows: Iterable[dict], me: Collection[str],
 def to_events(exported: Iterable[ExportEvent]) -> list[Event]:
     """Events of the export's events. A sender no ledger key can name (a bare name in a CSV) has no
     history: its events are left out rather than failing the job."""
-    events = []
-    for e in exported:
-        try:
-            events.append(Event(sender=e.sender, date=datetime.fromisoformat(e.date), kind=e.kind, label=e.label,
-                                source="export"))
-        except ValueError:
-            continue
-    return events
+    return [event for event in map(_to_event, exported) if event is not None]
+
+
+def _to_event(e: ExportEvent) -> Event | None:
+    try:
+        return Event(sender=e.sender, date=datetime.fromisoformat(e.date), kind=e.kind, label=e.label, source="export")
+    except ValueError:
+        return None
 
 
 def relate(rows: Iterable[dict], events: Iterable[Event], extra_events: Iterable[Event], policy: Policy,
@@ -320,18 +349,33 @@ class _ParentsInSqlite:
 class ExportHistory:
     """Who wrote to whom and what, from the export itself, in a temporary SQLite table."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, create: bool = True):
+        self.path = str(path)
         self.db = sqlite3.connect(path)
+        self._cache: dict[str, tuple[list[str], list[Event]]] = {}
+        self._cached_events = 0
+        if not create:
+            return
         self.db.execute("CREATE TABLE messages (seq INTEGER PRIMARY KEY, id TEXT, sender TEXT, date TEXT, "
                         "recipients TEXT, in_reply_to TEXT, label TEXT, role TEXT, signal TEXT)")
         self.db.execute("CREATE TABLE events (sender TEXT, date TEXT, kind TEXT, label TEXT, seq INTEGER)")
 
+    @classmethod
+    def open_built(cls, path: str) -> "ExportHistory":
+        """A read-only connection to a history another process built (a pool worker's, in stage 2)."""
+        history = cls.__new__(cls)
+        history.path = path
+        history.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        history._cache, history._cached_events = {}, 0
+        return history
+
     def add(self, seq: int, row: dict) -> None:
         """One content row (see history_row)."""
-        h = history_row(seq, row)
-        self.db.execute("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?)", (
-            h["seq"], h["id"], h["sender"], h["date"], "\n".join(h["to"]), h["in_reply_to"], h["label"], h["role"],
-            h["signal"]))
+        self.add_values([(seq, *history_values(row))])
+
+    def add_values(self, rows: list[tuple]) -> None:
+        """Rows of the messages table: (seq, *history_values(row))."""
+        self.db.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?)", rows)
 
     def detect_me(self, given: list[str]) -> list[str]:
         """The user's addresses: those given, else the most frequent sender of the Sent folder."""
@@ -354,16 +398,36 @@ class ExportHistory:
         for chunk in _chunks(events, 10_000):
             self.db.executemany("INSERT INTO events VALUES (?,?,?,?,?)", chunk)
         self.db.execute("CREATE INDEX events_by_sender ON events (sender, date)")
+        self.db.commit()  # visible to the pool's workers from here on
 
     def events(self, sender: str | None, before: datetime | None = None) -> list[Event]:
         """The export's events of ``sender``, only those strictly before ``before`` when given."""
         if sender is None:
             return []
-        query, params = "SELECT sender, date, kind, label, seq FROM events WHERE sender = ?", [sender]
-        if before is not None:
-            query += " AND date < ?"
-            params.append(before.astimezone(timezone.utc).isoformat())
-        return to_events(ExportEvent(*row) for row in self.db.execute(query, params))
+        dates, events = self._sender_events(sender)
+        if before is None:
+            return list(events)
+        return events[:bisect.bisect_left(dates, before.astimezone(timezone.utc).isoformat())]
+
+    def _sender_events(self, sender: str) -> tuple[list[str], list[Event]]:
+        """(UTC ISO dates, Events) of one sender in date order, read once and kept while recently used:
+        each of a sender's messages needs the events before it, and reading them per message made
+        the stage quadratic in a busy sender's mail. At most EVENTS_CACHED events stay in memory."""
+        cached = self._cache.pop(sender, None)
+        if cached is None:
+            dates, events = [], []
+            for row in self.db.execute("SELECT sender, date, kind, label, seq FROM events WHERE sender = ? "
+                                       "ORDER BY date, seq", (sender,)):
+                event = _to_event(ExportEvent(*row))
+                if event is not None:
+                    dates.append(row[1])
+                    events.append(event)
+            cached = (dates, events)
+            self._cached_events += len(events)
+        self._cache[sender] = cached  # dicts keep insertion order: the least recently used comes first
+        while self._cached_events > EVENTS_CACHED and len(self._cache) > 1:
+            self._cached_events -= len(self._cache.pop(next(iter(self._cache)))[1])
+        return cached
 
 
 # ---------------------------------------------------------------- the job on one machine
@@ -381,44 +445,116 @@ def score(options: ScoreOptions, progress=None) -> Summary:
             raise FormatError(f"no such file or folder: {source}")
     triage = Triage.load(options.model, options.policy, options.ledger, options.history)
     summary = Summary()
+    given_me = frozenset(address.strip().lower() for address in options.me)
     with tempfile.TemporaryDirectory(prefix="triage-") as tmp:
         history = ExportHistory(Path(tmp) / "history.db")
         spool_path = Path(tmp) / "spool.jsonl"
-        given_me = frozenset(address.strip().lower() for address in options.me)
-        stage1 = _Stage1(triage.classifier, options.model, options.jobs, given_me)
+        workers = _Workers(options, given_me)
         try:
             with open(spool_path, "w", encoding="utf-8") as spool:
                 seq = 0
                 records = _iter_all(options.inputs, options.input_format, options.columns)
-                for n, rows in stage1.run(_chunks(records, CHUNK)):
+                content = partial(_content_here, classifier=triage.classifier, me=given_me)
+                estimate = _TotalEstimate(options.inputs if progress is not None else [])
+                for n, rows in workers.map(content, _content_chunk, estimate.chunks(records)):
+                    values = []
                     for row in rows:
                         if isinstance(row, Unreadable):
                             summary.unreadable.append((row.origin, row.reason))
                             continue
-                        history.add(seq, row)
-                        spool.write(json.dumps(row, ensure_ascii=False) + "\n")
+                        values.append((seq, *row[0]))
+                        spool.write(row[1] + "\n")
                         seq += 1
+                    history.add_values(values)
                     if progress is not None:
-                        progress(n)
+                        progress("reading", n, estimate.done(n))
+            if progress is not None:
+                progress("reading", 0, estimate.read)  # the estimate's end: what there was
+            summary.me = history.detect_me(options.me)
+            history.build_events(summary.me)
+            me = frozenset(summary.me)
+            # Stage 2 reads the finished history, so its chunks are independent too.
+            relate_here = partial(relate_spooled, history=history, triage=triage, me=me,
+                                  render=renderer(options.format))
+            with open_writer(options.format, options.output) as writer, open(spool_path, encoding="utf-8") as spool:
+                for _, results in workers.map(relate_here, _relate_chunk, _chunks(spool, CHUNK), history.path, me,
+                                              options.format):
+                    if progress is not None:
+                        progress("weighing", len(results), seq)
+                    for rendered, outcome in results:
+                        if rendered is None:
+                            summary.not_scored[outcome] += 1
+                            continue
+                        writer.write_rendered(rendered)
+                        _tally(summary, outcome)
         finally:
-            stage1.close()
-        summary.me = history.detect_me(options.me)
-        history.build_events(summary.me)
-        me = set(summary.me)
-        with open_writer(options.format, options.output) as writer, open(spool_path, encoding="utf-8") as spool:
-            for line in spool:
-                row = json.loads(line)
-                if row["role"] is not None or row["sender"] in me:
-                    summary.not_scored[row["role"] or "your own message"] += 1
-                    continue
-                # One message at a time, with the events before its date: memory stays flat.
-                before = datetime.fromisoformat(row["date"]) if row["date"] else None
-                for assessment in relate([row], history.events(row["sender"], before),
-                                         known_events(triage, row["sender"], before), triage.policy):
-                    writer.write(assessment)
-                    _tally(summary, assessment)
-        history.db.close()
+            workers.close()
+            history.db.close()
     return summary
+
+
+class _TotalEstimate:
+    """How many messages an export holds, estimated from its size and the bytes of those read so far,
+    so that the progress bar can show an ETA. Only for mail files (mbox, Maildir, .eml), whose
+    messages are most of their bytes; None for CSV, JSONL and stdin."""
+
+    def __init__(self, inputs: list[str]):
+        self.total_bytes = sum(_size(source) for source in inputs) if "-" not in inputs else 0
+        self.sizes: deque[int] = deque()
+        self.read = self.read_bytes = 0
+
+    def chunks(self, records: Iterable) -> Iterator[list]:
+        for chunk in _chunks(records, CHUNK):
+            if self.total_bytes:
+                self.sizes.append(sum(len(r.raw) for r in chunk if isinstance(r, RawMail)))
+            yield chunk
+
+    def done(self, n: int) -> int | None:
+        """Count ``n`` more messages read (chunks finish in order); the estimated total, or None."""
+        self.read += n
+        self.read_bytes += self.sizes.popleft() if self.sizes else 0
+        if not self.total_bytes or not self.read_bytes:
+            return None
+        return max(self.read, round(self.read * self.total_bytes / self.read_bytes))
+
+
+def _size(source: str) -> int:
+    path = Path(source)
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _content_here(records: list, classifier: Classifier, me: frozenset[str]) -> list:
+    return spooled(content_stage(records, classifier, me))
+
+
+class Outcome(NamedTuple):
+    """What the summary counts of one assessment (the attributes _tally reads)."""
+
+    sender: str | None
+    label: str
+    action: str
+    needs_review: bool
+    flags: list[str]
+
+
+def relate_spooled(lines: list[str], history: ExportHistory, triage: Triage, me: frozenset[str], render,
+                   ) -> list[tuple[object, object]]:
+    """Stage 2 over spooled content rows: (``render(assessment)``, Outcome) per scored message, and
+    (None, why) for one not scored by design (the user's own mail, drafts, chats)."""
+    results = []
+    for line in lines:
+        row = json.loads(line)
+        if row["role"] is not None or row["sender"] in me:
+            results.append((None, row["role"] or "your own message"))
+            continue
+        # One message at a time, with the events before its date: memory stays flat.
+        before = datetime.fromisoformat(row["date"]) if row["date"] else None
+        for a in relate([row], history.events(row["sender"], before), known_events(triage, row["sender"], before),
+                        triage.policy):
+            results.append((render(a), Outcome(a.sender, a.label, a.action, a.needs_review, a.flags)))
+    return results
 
 
 def _content_row(message: Message, classification: Classification | None, signal: str | None) -> dict:

@@ -193,20 +193,47 @@ def _cmd_evaluate(args) -> int:
 
 def run_score(options, quiet: bool = False, engine: str = "local", scheduler: str | None = None) -> int:
     """Score, print the summary on stderr, and return the exit code (0, or 3 when some were skipped)."""
-    from tqdm import tqdm
-
     from .batch import format_summary, score
 
-    with tqdm(unit=" msg", file=sys.stderr, disable=quiet or not sys.stderr.isatty(), desc="scoring") as bar:
+    with ProgressBars(disable=quiet or not sys.stderr.isatty()) as bars:
         if engine == "dask":
             from .distributed import score_dask
 
-            summary = score_dask(options, scheduler=scheduler, progress=bar.update)
+            summary = score_dask(options, scheduler=scheduler, progress=lambda n: bars("scoring", n))
         else:
-            summary = score(options, progress=bar.update)
+            summary = score(options, progress=bars)
     if not quiet:
         print(format_summary(summary), file=sys.stderr)
     return summary.exit_code
+
+
+class ProgressBars:
+    """tqdm bars on stderr, one per stage ("reading", then "weighing"): messages, messages/s, and an ETA
+    whenever the stage's total is known or estimated (batch estimates it from the export's size)."""
+
+    def __init__(self, disable: bool, file=None):
+        self.disable, self.file, self.stage, self.bar = disable, file, None, None
+
+    def __call__(self, stage: str, n: int, total: int | None = None) -> None:
+        from tqdm import tqdm
+
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = tqdm(desc=stage, unit=" msg", total=total, file=self.file or sys.stderr, disable=self.disable)
+        elif total is not None and total != self.bar.total:
+            self.bar.total = total
+        self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _cmd_score(args) -> int:

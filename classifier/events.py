@@ -6,6 +6,7 @@ without importing each other. ``classifier.ledger`` re-exports everything here.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -145,7 +146,7 @@ class Event:
         object.__setattr__(self, "source", (self.source or "").strip())
         object.__setattr__(self, "label", label)
 
-    @property
+    @functools.cached_property  # standing() sorts by it on every call; the fields never change
     def id(self) -> str:
         """sha256 of the normalised fields, so that importing the same file twice adds nothing."""
         key = [self.sender, stored_date(self.date), self.kind, self.weight, self.note, self.source]

@@ -49,6 +49,8 @@ class Message:
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 """Header values are one line: an encoded CR LF must not become a line break (header injection)."""
+_SURROGATES = re.compile("[\udc80-\udcff]")
+"""What the email package makes of raw 8-bit bytes in a header."""
 
 
 def parse_date(value: str | None) -> datetime | None:
@@ -66,11 +68,36 @@ def parse_date(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+_ATOM = r"[\w!#$%&'*+\-/=?^`{|}~]+"
+_ADDR_SPEC = rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_SIMPLE_ADDRESS = re.compile(rf"({_ATOM}(?: {_ATOM})*) <({_ADDR_SPEC})>|<({_ADDR_SPEC})>|({_ADDR_SPEC})")
+"""``Name <local@domain>``, ``<local@domain>`` or ``local@domain`` with plain words only: most mail. For
+these ``email.utils.parseaddr`` returns the name and address as written (tests check it on every form),
+and its general parser costs a tenth of a batch's parsing time."""
+
+
+def split_address(value: str) -> tuple[str, str]:
+    """(display name, address) of one address, as ``email.utils.parseaddr`` reads it."""
+    simple = _SIMPLE_ADDRESS.fullmatch(value.strip())
+    if simple:
+        name, named, bracketed, bare = simple.groups()
+        return name or "", named or bracketed or bare
+    return email.utils.parseaddr(value)
+
+
+def address_list(value: str) -> list[tuple[str, str]]:
+    """(display name, address) of each address of a To or Cc value, as ``email.utils.getaddresses`` reads them."""
+    pieces = value.split(",")
+    if all(_SIMPLE_ADDRESS.fullmatch(piece.strip()) for piece in pieces):
+        return [split_address(piece) for piece in pieces]
+    return email.utils.getaddresses([value])
+
+
 def normalise_address(value: str | None) -> str | None:
     """The lower-case addr-spec of a From/To value, or None when it holds no usable address."""
     if not value:
         return None
-    _, address = email.utils.parseaddr(_CONTROL.sub("", str(value)))
+    _, address = split_address(_CONTROL.sub("", str(value)))
     address = address.strip().lower()
     return address if "@" in address and " " not in address else None
 
@@ -130,7 +157,7 @@ def _header(mail, name: str, message: Message) -> str:
     if value is None:
         return ""
     value = str(value)
-    if any("\udc80" <= ch <= "\udcff" for ch in value):  # raw 8-bit bytes in a header
+    if _SURROGATES.search(value):  # raw 8-bit bytes in a header
         value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     try:
         value = str(make_header(decode_header(value)))
@@ -155,7 +182,7 @@ def parse_bytes(raw: bytes, *, origin: str = "", fallback_id: str = "") -> Messa
     message.sender = normalise_address(sender)
     if sender and message.sender is None:
         message.flag("bad_address")
-    message.sender_name = email.utils.parseaddr(sender)[0] if sender else ""
+    message.sender_name = split_address(sender)[0] if sender else ""
     message.to = [a for a in (normalise_address(v) for v in _addresses(mail, message)) if a]
     message.date = parse_date(_header(mail, "Date", message))
     message.subject = _header(mail, "Subject", message)
@@ -180,7 +207,7 @@ def _addresses(mail: MailMessage, message: Message) -> list[str]:
     for name in ("To", "Cc"):
         value = _header(mail, name, message)
         if value:
-            values.extend(address for _, address in email.utils.getaddresses([value]))
+            values.extend(address for _, address in address_list(value))
     return values
 
 

@@ -196,8 +196,10 @@ def _tally(past: list[Event], at: datetime, policy: Policy) -> Standing:
 
     debit: list[float] = []
     window = timedelta(days=policy.repeat_window_days)
+    ask_dates = [a.date for a in asks]
     for i, a in enumerate(asks):
-        repeats = sum(1 for earlier in asks[:i] if a.date - earlier.date < window)
+        # earlier asks less than a window before this one (asks are in date order)
+        repeats = i - bisect.bisect_right(ask_dates, a.date - window, 0, i)
         debit.append(a.weight * ask_cost(a.label, a.note, policy) * policy.repeat_escalation ** repeats
                      * kept(_age_days(at, a.date), policy.withdrawal_half_life_days))
     for f in favours:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
 from contextlib import contextmanager
@@ -46,32 +47,64 @@ def spreadsheet_safe(value):
     return value
 
 
-class JsonlWriter:
+def render_jsonl(assessment) -> str:
+    return json.dumps(assessment.to_dict(), ensure_ascii=False) + "\n"
+
+
+def render_csv(assessment) -> str:
+    line = io.StringIO()
+    csv.DictWriter(line, fieldnames=FLAT_COLUMNS).writerow(
+        {k: spreadsheet_safe(v) for k, v in flat_row(assessment).items()})
+    return line.getvalue()
+
+
+RENDERERS = {"jsonl": render_jsonl, "csv": render_csv, "parquet": flat_row}
+
+
+def renderer(fmt: str):
+    """The function that turns an assessment into what the ``fmt`` writer's write_rendered takes: plain
+    values, so that a pool's workers can do this part of the writing."""
+    return RENDERERS[check_output_format(fmt)]
+
+
+class _Writer:
+    format = ""
+
+    def write(self, assessment) -> None:
+        self.write_rendered(RENDERERS[self.format](assessment))
+
+
+class JsonlWriter(_Writer):
+    format = "jsonl"
+
     def __init__(self, stream):
         self.stream = stream
 
-    def write(self, assessment) -> None:
-        self.stream.write(json.dumps(assessment.to_dict(), ensure_ascii=False) + "\n")
+    def write_rendered(self, line: str) -> None:
+        self.stream.write(line)
 
     def close(self) -> None:
         self.stream.flush()
 
 
-class CsvWriter:
+class CsvWriter(_Writer):
+    format = "csv"
+
     def __init__(self, stream):
         self.stream = stream
-        self.writer = csv.DictWriter(stream, fieldnames=FLAT_COLUMNS)
-        self.writer.writeheader()
+        csv.DictWriter(stream, fieldnames=FLAT_COLUMNS).writeheader()
 
-    def write(self, assessment) -> None:
-        self.writer.writerow({k: spreadsheet_safe(v) for k, v in flat_row(assessment).items()})
+    def write_rendered(self, line: str) -> None:
+        self.stream.write(line)
 
     def close(self) -> None:
         self.stream.flush()
 
 
-class ParquetWriter:
+class ParquetWriter(_Writer):
     """Buffers rows and writes a row group every PARQUET_ROW_GROUP rows, so memory stays flat."""
+
+    format = "parquet"
 
     def __init__(self, path: Path):
         import pyarrow as pa
@@ -83,8 +116,8 @@ class ParquetWriter:
         self.writer = pq.ParquetWriter(path, self.schema)
         self.rows: list[dict] = []
 
-    def write(self, assessment) -> None:
-        self.rows.append(flat_row(assessment))
+    def write_rendered(self, row: dict) -> None:
+        self.rows.append(row)
         if len(self.rows) >= PARQUET_ROW_GROUP:
             self._flush()
 

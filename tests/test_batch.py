@@ -219,3 +219,36 @@ def test_sample_a_vouched_stranger_is_accepted(sample_rows):
 def test_sample_the_third_campaign_mail_in_twelve_days_is_declined(sample_rows):
     actions = [r["action"] for r in sample_rows if r["sender"] == "team@ruthforardwick.example"]
     assert actions[0] == "educate" and actions[-1] == "decline"
+
+
+def test_progress_reports_each_stage_with_an_estimated_then_exact_total(tmp_path):
+    calls = []
+    summary = score(ScoreOptions(inputs=[str(SAMPLE / "inbox.mbox")], output=str(tmp_path / "out.jsonl"),
+                                 history=str(SAMPLE / "history.jsonl")),
+                    progress=lambda stage, n, total: calls.append((stage, n, total)))
+    messages = len(mailbox.mbox(str(SAMPLE / "inbox.mbox")))
+    reading = [c for c in calls if c[0] == "reading"]
+    weighing = [c for c in calls if c[0] == "weighing"]
+    assert calls.index(weighing[0]) > calls.index(reading[-1])  # one stage after the other
+    assert sum(n for _, n, _ in reading) == messages
+    # estimated from the file's size while reading (an ETA is possible), exact at the end
+    assert reading[0][2] is not None and abs(reading[0][2] - messages) <= 0.1 * messages
+    assert reading[-1][2] == messages
+    assert sum(n for _, n, _ in weighing) == messages == weighing[0][2]
+    assert summary.scored + sum(summary.not_scored.values()) == messages
+
+
+def test_progress_bars_show_a_total_so_tqdm_can_give_an_eta():
+    import io
+
+    from classifier.cli import ProgressBars
+
+    shown = io.StringIO()
+    with ProgressBars(disable=False, file=shown) as bars:
+        bars("reading", 256, 1000)
+        assert (bars.bar.n, bars.bar.total) == (256, 1000)
+        bars("reading", 256, 990)
+        assert (bars.bar.n, bars.bar.total) == (512, 990)
+        bars("weighing", 10, 512)
+        assert (bars.stage, bars.bar.n, bars.bar.total) == ("weighing", 10, 512)
+    assert "reading" in shown.getvalue() and "/990" in shown.getvalue() and "weighing" in shown.getvalue()

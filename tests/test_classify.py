@@ -88,3 +88,34 @@ def test_an_unknown_candidate_names_the_allowed_ones():
 
     with pytest.raises(ValueError, match="'bert'.*logreg"):
         build_candidate("bert")
+
+
+def test_to_dict_holds_every_field_and_copies_them():
+    from dataclasses import asdict
+
+    from classifier.triage import Assessment, Classification
+
+    classification = Classification("spam", {"spam": 0.9, "no_ask": 0.1}, [{"feature": "win", "weight": 1.0}], "m@1")
+    assert classification.to_dict() == asdict(classification)
+    assessment = Assessment(id="<1@x>", sender="a@x.org", date=None, subject="s", label="spam",
+                            probabilities={"spam": 0.9}, action="decline", reasons=["r"], needs_review=False,
+                            standing={"balance": 0.0}, reply=None, top_features=[{"feature": "win", "weight": 1.0}],
+                            model_id="m@1", origin="f#1", flags=["html_only"])
+    row = assessment.to_dict()
+    assert row == asdict(assessment)
+    row["reasons"].append("changed")
+    row["top_features"][0]["weight"] = 0
+    assert assessment.reasons == ["r"] and assessment.top_features[0]["weight"] == 1.0
+
+
+def test_features_walked_step_by_step_equal_the_pipelines():
+    from classifier.triage import Classifier
+    from classifier.text import model_input
+
+    classifier = Classifier.load()
+    inputs = [model_input("Quick favour?", "Could you share my launch with your readers? https://x.org"),
+              model_input("", "lovely to see you yesterday"), model_input("WIN", "£1000 prize, call 0800 now!!")]
+    for batch in (inputs, inputs[:1]):
+        walked = classifier._featurise(batch)
+        plain = classifier._features.transform(batch).tocsr()
+        assert walked.shape == plain.shape and walked.dtype == plain.dtype and (walked != plain).nnz == 0

@@ -89,3 +89,130 @@ def test_output_is_row_aligned_order_invariant_and_survives_clone_and_pickle(mak
 
 def _rows(output):
     return [list(row) for row in output.toarray()] if hasattr(output, "toarray") else list(output)
+
+
+# ---------------------------------------------------------------- the fast paths give the plain ones' output
+
+import json
+import random
+from pathlib import Path
+
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from classifier import features as F
+from classifier.model import load_model
+from classifier.text import model_input, zone
+
+CORPUS = Path(__file__).resolve().parent.parent / "data" / "corpus.jsonl"
+
+
+def _corpus_texts(n: int = 1500, seed: int = 7) -> list[str]:
+    rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
+    rows = random.Random(seed).sample(rows, n)
+    return [zone(model_input(row.get("subject", ""), row["text"])) for row in rows]
+
+
+TRICKY = ["", "   ", "a\u00a0b\tc\r\nd", "Hi,@sam!!https://x.org/a?b=1...(see)", "e-mail:ana@example.org;",
+          "£5,000.00 $3 10% 3rd 2026-11-22", "don't can't I'd we'd y'all U.S.A. etc.", "ΟΔΟΣ Straße İstanbul 東京 🙂🙂",
+          "\x00\x07 ctrl", "—“quoted”—", "a" * 300]
+
+
+def _plain_normalise(text: str) -> str:
+    """The normaliser without the per-chunk cache: spaCy over the whole text at once."""
+    words = (F._normalise_token(token) for token in F._nlp().tokenizer(text))
+    return " ".join(w for w in words if w is not None)
+
+
+def test_cached_normaliser_equals_spacy_over_the_whole_text():
+    texts = _corpus_texts() + TRICKY
+    F._NORMALISED_CHUNKS.clear()
+    for text, normalised in zip(texts, F.normalise_texts(texts), strict=True):  # from a cold cache, all at once
+        assert normalised == _plain_normalise(text), text[:80]
+    for text in _corpus_texts(300, seed=8) + TRICKY:  # one at a time, most chunks known
+        assert F.normalise_text(text) == _plain_normalise(text), text[:80]
+
+
+def _spacy_matcher():
+    """spaCy's Matcher, given ASK_RULES: the reference the plain-Python rule matching must equal."""
+    from spacy.matcher import Matcher
+
+    matcher = Matcher(F._nlp().vocab)
+    for cue, rules in F.ASK_RULES.items():
+        patterns = []
+        for number, steps in enumerate(rules):
+            pattern = []
+            for step in steps:
+                if step == F.ALPHA:
+                    pattern.append({"IS_ALPHA": True})
+                elif step == F.OPTIONAL:
+                    pattern.append({"OP": "?"})
+                else:
+                    pattern.append({"LOWER": {"IN": sorted(step)}})
+            if (cue, number) in F.SENTENCE_START_RULES:
+                pattern[0]["IS_SENT_START"] = True
+            patterns.append(pattern)
+        matcher.add(cue, patterns)
+    return matcher
+
+
+def _matcher_counts(matcher, words: list[str]) -> dict[str, int]:
+    from spacy.tokens import Doc
+
+    vocab = F._nlp().vocab
+    doc = Doc(vocab, words=words, sent_starts=[True] + [False] * (len(words) - 1) if words else None)
+    counts: dict[str, int] = {}
+    for match_id, _, _ in matcher(doc):
+        counts[vocab.strings[match_id]] = counts.get(vocab.strings[match_id], 0) + 1
+    return counts
+
+
+def test_ask_rules_count_what_spacys_matcher_counts_on_the_corpus():
+    matcher = _spacy_matcher()
+    texts = [F.normalise_text(text) for text in _corpus_texts()]
+    assert sum(bool(F.count_rule_matches(t.split())) for t in texts) > 500  # the rules do fire
+    for text in texts:
+        assert F.count_rule_matches(text.split()) == _matcher_counts(matcher, text.split()), text[:80]
+
+
+RULE_WORDS = sorted({w for rules in F.ASK_RULES.values() for steps in rules for step in steps
+                     if isinstance(step, frozenset) for w in step} | {"Please", "YOU", "x1", "ok", "?", "."})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(RULE_WORDS), max_size=12))
+def test_ask_rules_count_what_spacys_matcher_counts_on_dense_sequences(words):
+    assert F.count_rule_matches(words) == _matcher_counts(_MATCHER, words)
+
+
+_MATCHER = _spacy_matcher()
+
+
+def test_char_ngram_counts_equal_scikit_learns():
+    chars = load_model().pipeline.named_steps["features"].transformer_list[1][1]
+    assert chars.analyzer == "char_wb"
+    documents = [F.normalise_text(text) for text in _corpus_texts(800) + TRICKY]
+    chars.__dict__.pop("_ngram_index_cache", None)
+    for _ in range(2):  # from a cold cache, then a warm one
+        _, fast = chars._count_vocab(documents, fixed_vocab=True)
+        _, plain = TfidfVectorizer._count_vocab(chars, documents, fixed_vocab=True)
+        assert fast.shape == plain.shape and fast.dtype == plain.dtype
+        assert fast.has_sorted_indices and (fast != plain).nnz == 0
+        assert sp.isspmatrix_csr(fast)
+    assert "_ngram_index_cache" not in chars.__getstate__()  # never saved with the model
+
+
+def test_tfidf_transform_equals_scikit_learns_for_both_vectorisers():
+    union = dict(load_model().pipeline.named_steps["features"].transformer_list)
+    documents = [F.normalise_text(text) for text in _corpus_texts(600, seed=3) + TRICKY]
+    for name in ("words", "chars"):
+        vectoriser = union[name]
+        with pytest.raises(ValueError):  # no documents: scikit-learn's error, kept
+            vectoriser.transform([])
+        for batch in (documents, documents[:1]):
+            fast = vectoriser.transform(batch)
+            plain = TfidfVectorizer.transform(vectoriser, batch)
+            assert type(fast) is type(plain) and fast.dtype == plain.dtype and fast.shape == plain.shape, name
+            assert fast.has_sorted_indices and (fast != plain).nnz == 0, name

@@ -232,3 +232,13 @@ def test_mail_shaped_bytes_pass_through_with_only_headers_added(parts):
 def test_insert_headers_keeps_everything_after_the_envelope_line():
     raw = b"From a@b Mon\nX: 1\n\nbody"
     assert insert_headers(raw, [("X-Outreach-Label", "spam")]) == b"From a@b Mon\nX-Outreach-Label: spam\nX: 1\n\nbody"
+
+
+def test_a_sender_no_ledger_key_can_name_is_scored_with_no_history(tmp_path, monkeypatch):
+    # Found by hypothesis: "From: a@example.com--" is an address to the mail parser but not to the
+    # ledger, which raised, so the filter passed the mail through without headers.
+    from classifier.triage import Triage
+
+    triage = Triage.load(ledger=tmp_path / "ledger.db")
+    assessment = triage.assess(b"From: a@example.com--\r\nSubject: hi\r\n\r\nCould you share my launch?\r\n")
+    assert assessment.sender == "a@example.com--" and assessment.standing["summary"] == "no history"

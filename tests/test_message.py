@@ -96,3 +96,36 @@ def test_addresses_normalise_to_lower_case_addr_spec():
 
 def test_html_to_text_keeps_words_apart():
     assert html_to_text("<p>one</p><p>two</p>").split() == ["one", "two"]
+
+
+# ---------------------------------------------------------------- the address fast path equals the email package
+
+import email.utils
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from classifier.message import address_list, split_address
+
+_WORD = st.text(st.sampled_from("abcXYZ09_.-+'é漢 \t\"(),:;<>@[]\\"), min_size=0, max_size=6)
+_ADDRESS_LIKE = st.builds(
+    lambda name, local, domain, form: [f"{name} <{local}@{domain}>", f"<{local}@{domain}>", f"{local}@{domain}",
+                                       f"{local}@{domain} ({name})", f'"{name}" <{local}@{domain}>', name][form],
+    _WORD, _WORD, _WORD, st.integers(0, 5))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_ADDRESS_LIKE, min_size=1, max_size=3), st.sampled_from([",", ", ", " ,", ",,"]))
+def test_address_parsing_equals_the_email_packages(addresses, separator):
+    for value in addresses:
+        assert split_address(value) == email.utils.parseaddr(value), value
+    joined = separator.join(addresses)
+    assert address_list(joined) == email.utils.getaddresses([joined]), joined
+
+
+def test_address_parsing_on_common_forms():
+    for value in ["Jane  Doe <j@x.org>", "J. Doe <j@x.org>", "<j@x.org>", "  j@x.org ", "Zoë Ng <z@x.org>",
+                  "O'Brien <o@x.org>", "jane@x.org (Jane)", "A B <a..b@x.org>", "a.@x.org", "<a@b.c", "a@b.c>",
+                  '"Lee, Ann" <ann@x.org>', "undisclosed-recipients:;", "", "Ann Lee <ann.lee@mail.example.org>"]:
+        assert split_address(value) == email.utils.parseaddr(value), value
+        assert address_list(value) == email.utils.getaddresses([value]), value
