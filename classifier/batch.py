@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from datetime import datetime, timezone
 from itertools import islice
+from operator import attrgetter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -319,12 +320,12 @@ def relate(rows: Iterable[dict], events: Iterable[Event], extra_events: Iterable
     """Stage 2 for one sender: weigh each of their scored messages (content rows, by date) against the
     events dated strictly before it: ``events`` from the export, ``extra_events`` from --history and
     the ledger. Pure: reads and writes nothing."""
-    timeline = sorted([*events, *extra_events], key=lambda e: e.date)
-    dates = [e.date for e in timeline]
+    by_date = attrgetter("date")  # C-level keys: a busy sender's timeline has thousands of events
+    timeline = sorted([*events, *extra_events], key=by_date)
     for row in rows:
         message = _message_from_spool(row)
         when = message.date or datetime.now(timezone.utc)
-        past = timeline[:bisect.bisect_left(dates, when)]
+        past = timeline[:bisect.bisect_left(timeline, when, key=by_date)]
         yield assess_classified(message, Classification(**row["classification"]), past, policy)
 
 
@@ -439,58 +440,79 @@ def _iter_all(inputs: list[str], fmt: str | None, columns: CsvColumns | None) ->
 
 
 def score(options: ScoreOptions, progress=None) -> Summary:
-    """Score every inbound message of ``options.inputs``; write rows; return the summary."""
+    """Score every inbound message of ``options.inputs``; write rows; return the summary.
+
+    ``progress(stage, n, total)``, when given, is called as chunks finish: stage "reading" (stage 1;
+    ``total`` estimated from the export's size, or None) then "weighing" (stage 2; ``total`` exact).
+    """
     for source in options.inputs:  # a missing file is a quick one-line error, before the model loads
         if source != "-" and not Path(source).exists():
             raise FormatError(f"no such file or folder: {source}")
-    triage = Triage.load(options.model, options.policy, options.ledger, options.history)
     summary = Summary()
     given_me = frozenset(address.strip().lower() for address in options.me)
-    with tempfile.TemporaryDirectory(prefix="triage-") as tmp:
-        history = ExportHistory(Path(tmp) / "history.db")
-        spool_path = Path(tmp) / "spool.jsonl"
-        workers = _Workers(options, given_me)
-        try:
-            with open(spool_path, "w", encoding="utf-8") as spool:
-                seq = 0
-                records = _iter_all(options.inputs, options.input_format, options.columns)
-                content = partial(_content_here, classifier=triage.classifier, me=given_me)
-                estimate = _TotalEstimate(options.inputs if progress is not None else [])
-                for n, rows in workers.map(content, _content_chunk, estimate.chunks(records)):
-                    values = []
-                    for row in rows:
-                        if isinstance(row, Unreadable):
-                            summary.unreadable.append((row.origin, row.reason))
-                            continue
-                        values.append((seq, *row[0]))
-                        spool.write(row[1] + "\n")
-                        seq += 1
-                    history.add_values(values)
-                    if progress is not None:
-                        progress("reading", n, estimate.done(n))
-            if progress is not None:
-                progress("reading", 0, estimate.read)  # the estimate's end: what there was
-            summary.me = history.detect_me(options.me)
-            history.build_events(summary.me)
-            me = frozenset(summary.me)
-            # Stage 2 reads the finished history, so its chunks are independent too.
-            relate_here = partial(relate_spooled, history=history, triage=triage, me=me,
-                                  render=renderer(options.format))
-            with open_writer(options.format, options.output) as writer, open(spool_path, encoding="utf-8") as spool:
-                for _, results in workers.map(relate_here, _relate_chunk, _chunks(spool, CHUNK), history.path, me,
-                                              options.format):
-                    if progress is not None:
-                        progress("weighing", len(results), seq)
-                    for rendered, outcome in results:
-                        if rendered is None:
-                            summary.not_scored[outcome] += 1
-                            continue
-                        writer.write_rendered(rendered)
-                        _tally(summary, outcome)
-        finally:
-            workers.close()
-            history.db.close()
+    # A pool's workers load the model and do all the scoring; they start first, so that their start-up
+    # overlaps the reading. Without a pool, this process loads the model.
+    workers = _Workers(options, given_me)
+    try:
+        triage = None if workers.pool else Triage.load(options.model, options.policy, options.ledger,
+                                                         options.history)
+        with tempfile.TemporaryDirectory(prefix="triage-") as tmp:
+            history = ExportHistory(Path(tmp) / "history.db")
+            try:
+                spool = Path(tmp) / "spool.jsonl"
+                spooled_rows = _read(options, workers, triage, given_me, history, spool, summary, progress)
+                summary.me = history.detect_me(options.me)
+                history.build_events(summary.me)
+                _weigh(options, workers, triage, history, spool, spooled_rows, summary, progress)
+            finally:
+                history.db.close()
+    finally:
+        workers.close()
     return summary
+
+
+def _read(options: ScoreOptions, workers: _Workers, triage: Triage | None, given_me: frozenset[str],
+          history: ExportHistory, spool_path: Path, summary: Summary, progress) -> int:
+    """Stage 1: content rows to the spool, history to the table; returns how many rows were spooled."""
+    records = _iter_all(options.inputs, options.input_format, options.columns)
+    content = partial(_content_here, classifier=triage.classifier if triage else None, me=given_me)
+    estimate = _TotalEstimate(options.inputs if progress is not None else [])
+    seq = 0
+    with open(spool_path, "w", encoding="utf-8") as spool:
+        for n, rows in workers.map(content, _content_chunk, estimate.chunks(records)):
+            values = []
+            for row in rows:
+                if isinstance(row, Unreadable):
+                    summary.unreadable.append((row.origin, row.reason))
+                    continue
+                values.append((seq, *row[0]))
+                spool.write(row[1] + "\n")
+                seq += 1
+            history.add_values(values)
+            if progress is not None:
+                progress("reading", n, estimate.done(n))
+    if progress is not None:
+        progress("reading", 0, estimate.read)  # the estimate's end: what there was
+    return seq
+
+
+def _weigh(options: ScoreOptions, workers: _Workers, triage: Triage | None, history: ExportHistory,
+           spool_path: Path, spooled_rows: int, summary: Summary, progress) -> None:
+    """Stage 2: every spooled row weighed against the finished history; rows written in input order.
+    The history no longer changes, so its chunks are independent too."""
+    me = frozenset(summary.me)
+    relate_here = partial(relate_spooled, history=history, triage=triage, me=me, render=renderer(options.format))
+    with open_writer(options.format, options.output) as writer, open(spool_path, encoding="utf-8") as spool:
+        for _, results in workers.map(relate_here, _relate_chunk, _chunks(spool, CHUNK), history.path, me,
+                                      options.format):
+            if progress is not None:
+                progress("weighing", len(results), spooled_rows)
+            for rendered, outcome in results:
+                if rendered is None:
+                    summary.not_scored[outcome] += 1
+                    continue
+                writer.write_rendered(rendered)
+                _tally(summary, outcome)
 
 
 class _TotalEstimate:

@@ -22,6 +22,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -140,7 +141,7 @@ def standing(events: Iterable[Event], at: datetime | date | str, policy: Policy,
     they cost a tally per event).
     """
     at = parse_date(at)
-    past = sorted((e for e in events if e.date < at), key=lambda e: (e.date, e.id))
+    past = sorted([e for e in events if e.date < at], key=attrgetter("date", "id"))
     history: list[tuple[datetime, float]] = []
     for end, moment in _day_ends(past) if with_history else ():
         history.append((moment, _tally(past[:end], moment, policy).balance))
@@ -166,8 +167,13 @@ def _tally(past: list[Event], at: datetime, policy: Policy) -> Standing:
     asks = [e for e in past if e.kind == "asked"]
     favours = [e for e in past if e.kind == "favour_granted"]
 
+    # The loops below run for every event of every message a batch weighs (thousands for a busy
+    # sender), so the policy's numbers are read once and the arithmetic is written out inline; it is
+    # the same arithmetic, in the same order, as kept() and _age_days() spell out.
+    floor = policy.long_term_floor
+
     def kept(age: float, half_life: float) -> float:
-        return max(policy.long_term_floor, 0.5 ** (age / half_life))
+        return max(floor, 0.5 ** (age / half_life))
 
     # False whuffie: a deposit on or before an ask that came less than burst_window_days after the
     # sender's first deposit or vouch is part of a burst.
@@ -175,33 +181,38 @@ def _tally(past: list[Event], at: datetime, policy: Policy) -> Standing:
     ask_times = [a.date for a in asks] + [at]
     burst_end = first_gave + timedelta(days=policy.burst_window_days) if first_gave else None
 
-    def in_burst(moment: datetime) -> bool:
-        i = bisect.bisect_left(ask_times, moment)
-        return burst_end is not None and i < len(ask_times) and ask_times[i] < burst_end
-
     credit: list[float] = []
     recent_help = burst = 0
+    weights, half_life = policy.deposit_weight, policy.deposit_half_life_days
+    recent_days, recent_multiplier = policy.recent_days, policy.recent_help_multiplier
     for d in deposits:
-        age = _age_days(at, d.date)
-        value = d.weight * policy.deposit_weight[d.kind] * kept(age, policy.deposit_half_life_days)
-        if d.kind in HELP_KINDS and age < policy.recent_days:
-            value *= policy.recent_help_multiplier
+        age = (at - d.date).total_seconds() / SECONDS_PER_DAY
+        value = d.weight * weights[d.kind] * max(floor, 0.5 ** (age / half_life))
+        if d.kind in HELP_KINDS and age < recent_days:
+            value *= recent_multiplier
             recent_help += 1
-        if in_burst(d.date):
-            value *= policy.burst_factor
-            burst += 1
+        if burst_end is not None:
+            i = bisect.bisect_left(ask_times, d.date)  # the first ask on or after this deposit
+            if i < len(ask_times) and ask_times[i] < burst_end:
+                value *= policy.burst_factor
+                burst += 1
         credit.append(value)
     vouch = [v.weight * policy.vouch_credit * kept(_age_days(at, v.date), policy.deposit_half_life_days)
              for v in vouches]
 
     debit: list[float] = []
     window = timedelta(days=policy.repeat_window_days)
-    ask_dates = [a.date for a in asks]
+    ask_dates = ask_times[:-1]
+    costs: dict[tuple[str | None, str], float] = {}
+    escalation, half_life = policy.repeat_escalation, policy.withdrawal_half_life_days
     for i, a in enumerate(asks):
         # earlier asks less than a window before this one (asks are in date order)
         repeats = i - bisect.bisect_right(ask_dates, a.date - window, 0, i)
-        debit.append(a.weight * ask_cost(a.label, a.note, policy) * policy.repeat_escalation ** repeats
-                     * kept(_age_days(at, a.date), policy.withdrawal_half_life_days))
+        cost = costs.get((a.label, a.note))
+        if cost is None:
+            cost = costs[a.label, a.note] = ask_cost(a.label, a.note, policy)
+        age = (at - a.date).total_seconds() / SECONDS_PER_DAY
+        debit.append(a.weight * cost * escalation ** repeats * max(floor, 0.5 ** (age / half_life)))
     for f in favours:
         # The mirror of a `helped` deposit, so it is treated the same way (recent ones weigh more), and
         # then costs withdrawal_multiplier times as much: earned slowly, spent quickly.
