@@ -56,6 +56,7 @@ _ADDR_SPEC = re.compile(r"[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+@functools.lru_cache(maxsize=65_536)  # a batch builds thousands of events per sender: parse each form once
 def normalise_sender(sender: str | None) -> str | None:
     """The ledger key for ``sender``: lower-case e-mail address, ``twitter:@name``, ``linkedin:name``
     or ``instagram:@name``; None when there is no sender at all.

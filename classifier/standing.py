@@ -22,8 +22,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from operator import attrgetter
 from datetime import date, datetime, timedelta
+from operator import attrgetter, lt
 from typing import TYPE_CHECKING
 
 from .events import DEPOSIT_KINDS, HELP_KINDS, Event, parse_date
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .policy import Policy
 
 SECONDS_PER_DAY = 86_400.0
+_DEPOSIT_KINDS = frozenset(DEPOSIT_KINDS)
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,10 @@ def standing(events: Iterable[Event], at: datetime | date | str, policy: Policy,
     they cost a tally per event).
     """
     at = parse_date(at)
-    past = sorted([e for e in events if e.date < at], key=attrgetter("date", "id"))
+    past = [e for e in events if e.date < at]
+    dates = [e.date for e in past]
+    if not all(map(lt, dates, dates[1:])):  # in date order with no ties: already in (date, id) order
+        past.sort(key=attrgetter("date", "id"))
     history: list[tuple[datetime, float]] = []
     for end, moment in _day_ends(past) if with_history else ():
         history.append((moment, _tally(past[:end], moment, policy).balance))
@@ -162,10 +166,22 @@ def _age_days(at: datetime, then: datetime) -> float:
 
 def _tally(past: list[Event], at: datetime, policy: Policy) -> Standing:
     """Standing at ``at`` from ``past`` (sorted, none after ``at``)."""
-    deposits = [e for e in past if e.kind in DEPOSIT_KINDS]
-    vouches = [e for e in past if e.kind == "vouched"]
-    asks = [e for e in past if e.kind == "asked"]
-    favours = [e for e in past if e.kind == "favour_granted"]
+    deposits: list[Event] = []
+    vouches: list[Event] = []
+    asks: list[Event] = []
+    favours: list[Event] = []
+    declined = 0
+    for e in past:  # one pass: the kinds are disjoint (events.KINDS)
+        if e.kind in _DEPOSIT_KINDS:
+            deposits.append(e)
+        elif e.kind == "asked":
+            asks.append(e)
+        elif e.kind == "vouched":
+            vouches.append(e)
+        elif e.kind == "favour_granted":
+            favours.append(e)
+        elif e.kind == "declined":
+            declined += 1
 
     # The loops below run for every event of every message a batch weighs (thousands for a busy
     # sender), so the policy's numbers are read once and the arithmetic is written out inline; it is
@@ -231,7 +247,7 @@ def _tally(past: list[Event], at: datetime, policy: Policy) -> Standing:
         vouched=len(vouches),
         asks=len(asks),
         asks_in_window=sum(1 for a in asks if at - a.date < window),
-        declined_count=sum(1 for e in past if e.kind == "declined"),
+        declined_count=declined,
         favours=len(favours),
         burst_discounted=burst,
         gave=dict(Counter(d.kind for d in deposits).most_common()),
