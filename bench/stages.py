@@ -21,6 +21,7 @@ import time
 from collections import defaultdict
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from itertools import islice
 from pathlib import Path
 
 import scipy.sparse as sp
@@ -56,24 +57,10 @@ class Timer:
 
 
 def split_mbox(path: Path, limit: int | None) -> list[bytes]:
-    """The raw messages of ``path`` exactly as sources._split_mbox cuts them, without parsing them."""
-    raws, lines, previous_blank = [], [], True
+    """The raw messages of ``path`` (the first ``limit``), cut by the batch job's own splitter, not parsed."""
     with open(path, "rb") as f:
-        for line in f:
-            if line.startswith(b"From ") and previous_blank and lines:
-                raws.append(b"".join(x[1:] if x.startswith(b">From ") else x for x in lines))
-                lines, previous_blank = [], False
-                if limit and len(raws) >= limit:
-                    return raws
-                continue
-            if line.startswith(b"From ") and not lines:
-                previous_blank = False
-                continue
-            lines.append(line)
-            previous_blank = line in (b"\n", b"\r\n")
-    if lines and not (limit and len(raws) >= limit):
-        raws.append(b"".join(x[1:] if x.startswith(b">From ") else x for x in lines))
-    return raws
+        records = islice(sources._split_mbox(f, path.name), limit)
+        return [record.raw for record in records if isinstance(record, sources.RawMail)]
 
 
 def _history_add(history, seq: int, message, classification, signal) -> dict:
