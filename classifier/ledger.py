@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from pathlib import Path
 from typing import IO
 
@@ -33,7 +34,9 @@ from .events import (
     stored_date,
 )
 from .policy import Policy
-from .standing import Standing, standing
+
+if TYPE_CHECKING:
+    from .standing import Standing
 
 __all__ = [
     "DEPOSIT_KINDS", "FIELDS", "FORMATS", "HELP_KINDS", "KINDS", "SENDER_FORMS", "SIGNAL_KINDS",
@@ -242,6 +245,8 @@ class Ledger:
 
     def standing(self, sender: str | None, at: datetime, policy: Policy) -> Standing:
         """What ``sender`` (with all aliases) has given and taken before ``at``; empty when unknown."""
+        from .standing import standing  # imported here: a mail filter's client imports the ledger, not NumPy
+
         return standing(self.events(sender, before=at), at, policy)
 
     # ------------------------------------------------------------ files

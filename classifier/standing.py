@@ -22,13 +22,15 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from operator import attrgetter, lt
 from typing import TYPE_CHECKING
 
 from .events import DEPOSIT_KINDS, HELP_KINDS, Event, parse_date
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .policy import Policy
 
 SECONDS_PER_DAY = 86_400.0
@@ -133,23 +135,24 @@ def ask_cost(label: str | None, text_hints: str, policy: Policy) -> float:
 # ---------------------------------------------------------------- standing
 
 
-def standing(events: Iterable[Event], at: datetime | date | str, policy: Policy, *,
+def standing(events: Iterable[Event] | Timeline, at: datetime | date | str, policy: Policy, *,
              with_history: bool = True) -> Standing:
     """The standing of the sender whose ``events`` (all aliases together) are given, at ``at``.
 
     Only events strictly before ``at`` count: the message being judged must not vouch for itself.
     ``with_history=False`` skips the balance-over-time points (a chart needs them, a batch does not:
-    they cost a tally per event).
+    they cost a tally per event). ``events`` may be a Timeline made with the same policy (a batch
+    keeps one per sender).
     """
     at = parse_date(at)
-    past = [e for e in events if e.date < at]
-    dates = [e.date for e in past]
-    if not all(map(lt, dates, dates[1:])):  # in date order with no ties: already in (date, id) order
-        past.sort(key=attrgetter("date", "id"))
+    timeline = events if isinstance(events, Timeline) else Timeline(events, policy)
+    if timeline.policy is not policy:
+        timeline = Timeline(timeline.events, policy)
+    end = bisect.bisect_left(timeline.dates, at)
     history: list[tuple[datetime, float]] = []
-    for end, moment in _day_ends(past) if with_history else ():
-        history.append((moment, _tally(past[:end], moment, policy).balance))
-    result = _tally(past, at, policy)
+    for moment_end, moment in _day_ends(timeline.events[:end]) if with_history else ():
+        history.append((moment, timeline.tally(moment_end, moment).balance))
+    result = timeline.tally(end, at)
     return replace(result, history=[*history, (at, result.balance)])
 
 
@@ -164,95 +167,130 @@ def _age_days(at: datetime, then: datetime) -> float:
     return (at - then).total_seconds() / SECONDS_PER_DAY
 
 
-def _tally(past: list[Event], at: datetime, policy: Policy) -> Standing:
-    """Standing at ``at`` from ``past`` (sorted, none after ``at``)."""
-    deposits: list[Event] = []
-    vouches: list[Event] = []
-    asks: list[Event] = []
-    favours: list[Event] = []
-    declined = 0
-    for e in past:  # one pass: the kinds are disjoint (events.KINDS)
-        if e.kind in _DEPOSIT_KINDS:
-            deposits.append(e)
-        elif e.kind == "asked":
-            asks.append(e)
-        elif e.kind == "vouched":
-            vouches.append(e)
-        elif e.kind == "favour_granted":
-            favours.append(e)
-        elif e.kind == "declined":
-            declined += 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
 
-    # The loops below run for every event of every message a batch weighs (thousands for a busy
-    # sender), so the policy's numbers are read once and the arithmetic is written out inline; it is
-    # the same arithmetic, in the same order, as kept() and _age_days() spell out.
-    floor = policy.long_term_floor
 
-    def kept(age: float, half_life: float) -> float:
-        return max(floor, 0.5 ** (age / half_life))
+def _micros(moment: datetime) -> int:
+    """Whole microseconds since 1970: exact, so that ages computed from them are _age_days' floats."""
+    return (moment - _EPOCH) // _MICROSECOND
 
-    # False whuffie: a deposit on or before an ask that came less than burst_window_days after the
-    # sender's first deposit or vouch is part of a burst.
-    first_gave = min((e.date for e in deposits + vouches), default=None)
-    ask_times = [a.date for a in asks] + [at]
-    burst_end = first_gave + timedelta(days=policy.burst_window_days) if first_gave else None
 
-    credit: list[float] = []
-    recent_help = burst = 0
-    weights, half_life = policy.deposit_weight, policy.deposit_half_life_days
-    recent_days, recent_multiplier = policy.recent_days, policy.recent_help_multiplier
-    for d in deposits:
-        age = (at - d.date).total_seconds() / SECONDS_PER_DAY
-        value = d.weight * weights[d.kind] * max(floor, 0.5 ** (age / half_life))
-        if d.kind in HELP_KINDS and age < recent_days:
-            value *= recent_multiplier
-            recent_help += 1
-        if burst_end is not None:
-            i = bisect.bisect_left(ask_times, d.date)  # the first ask on or after this deposit
-            if i < len(ask_times) and ask_times[i] < burst_end:
-                value *= policy.burst_factor
-                burst += 1
-        credit.append(value)
-    vouch = [v.weight * policy.vouch_credit * kept(_age_days(at, v.date), policy.deposit_half_life_days)
-             for v in vouches]
+def _days(micros: np.ndarray) -> np.ndarray:
+    # The same two correctly rounded divisions as timedelta.total_seconds() / SECONDS_PER_DAY.
+    return micros / 1_000_000 / SECONDS_PER_DAY
 
-    debit: list[float] = []
-    window = timedelta(days=policy.repeat_window_days)
-    ask_dates = ask_times[:-1]
-    costs: dict[tuple[str | None, str], float] = {}
-    escalation, half_life = policy.repeat_escalation, policy.withdrawal_half_life_days
-    for i, a in enumerate(asks):
-        # earlier asks less than a window before this one (asks are in date order)
-        repeats = i - bisect.bisect_right(ask_dates, a.date - window, 0, i)
-        cost = costs.get((a.label, a.note))
-        if cost is None:
-            cost = costs[a.label, a.note] = ask_cost(a.label, a.note, policy)
-        age = (at - a.date).total_seconds() / SECONDS_PER_DAY
-        debit.append(a.weight * cost * escalation ** repeats * max(floor, 0.5 ** (age / half_life)))
-    for f in favours:
-        # The mirror of a `helped` deposit, so it is treated the same way (recent ones weigh more), and
-        # then costs withdrawal_multiplier times as much: earned slowly, spent quickly.
-        age = _age_days(at, f.date)
-        recent = policy.recent_help_multiplier if age < policy.recent_days else 1.0
-        debit.append(f.weight * policy.withdrawal_multiplier * policy.deposit_weight["helped"] * recent
-                     * kept(age, policy.withdrawal_half_life_days))
 
-    return Standing(
-        # fsum: one correctly rounded sum, so adding a deposit can never lower the balance by rounding.
-        balance=math.fsum([*credit, *vouch, *(-x for x in debit)]),
-        deposits=math.fsum(credit),
-        withdrawals=math.fsum(debit),
-        vouch_credit=math.fsum(vouch),
-        recent_help=recent_help,
-        vouched=len(vouches),
-        asks=len(asks),
-        asks_in_window=sum(1 for a in asks if at - a.date < window),
-        declined_count=declined,
-        favours=len(favours),
-        burst_discounted=burst,
-        gave=dict(Counter(d.kind for d in deposits).most_common()),
-        first_seen=past[0].date if past else None,
-        first_ask=asks[0].date if asks else None,
-        last_gave=deposits[-1].date if deposits else None,
-        at=at,
-    )
+def _kept(ages: np.ndarray, half_life: float, floor: float) -> np.ndarray:
+    import numpy as np
+
+    # Python's ** for the powers: NumPy's differs in the last bit for some arguments.
+    return np.maximum(floor, np.array([0.5 ** x for x in (ages / half_life).tolist()], dtype=np.float64))
+
+
+class Timeline:
+    """One sender's events in (date, id) order, with what each contributes that does not depend on
+    the moment worked out once: its weight times the policy's weight for its kind, an ask's cost with
+    its repeats. Weighing the sender at a moment is then array arithmetic over the events before it,
+    so a batch that weighs every message of a busy sender (thousands of events) keeps one Timeline per
+    sender instead of redoing Python work per event per message."""
+
+    def __init__(self, events: Iterable[Event], policy: Policy):
+        import numpy as np  # here, not at the top: a mail filter's thin client imports this module
+
+        self.policy = policy
+        self.events = list(events)
+        self.dates = [e.date for e in self.events]
+        if not all(map(lt, self.dates, self.dates[1:])):  # unless already in date order with no ties
+            self.events.sort(key=attrgetter("date", "id"))  # (Event.id costs a sha256: only when needed)
+            self.dates = [e.date for e in self.events]
+        at_kind: dict[str, list[int]] = {}
+        for index, event in enumerate(self.events):
+            at_kind.setdefault("deposit" if event.kind in _DEPOSIT_KINDS else event.kind, []).append(index)
+        self.deposit_at, self.ask_at = at_kind.get("deposit", []), at_kind.get("asked", [])
+        self.vouch_at, self.favour_at = at_kind.get("vouched", []), at_kind.get("favour_granted", [])
+        self.declined_at = at_kind.get("declined", [])
+
+        deposits = [self.events[i] for i in self.deposit_at]
+        self.deposit_kinds = [d.kind for d in deposits]
+        self.deposit_micros = np.array([_micros(d.date) for d in deposits], dtype=np.int64)
+        self.deposit_base = np.array([d.weight * policy.deposit_weight[d.kind] for d in deposits], dtype=np.float64)
+        self.deposit_helps = np.array([d.kind in HELP_KINDS for d in deposits], dtype=bool)
+
+        asks = [self.events[i] for i in self.ask_at]
+        self.ask_micros = np.array([_micros(a.date) for a in asks], dtype=np.int64)
+        window = timedelta(days=policy.repeat_window_days)
+        ask_dates, costs, base = [a.date for a in asks], {}, []
+        for i, a in enumerate(asks):
+            # earlier asks less than a window before this one: fixed once the ask has happened
+            repeats = i - bisect.bisect_right(ask_dates, a.date - window, 0, i)
+            cost = costs.get((a.label, a.note))
+            if cost is None:
+                cost = costs[a.label, a.note] = ask_cost(a.label, a.note, policy)
+            base.append(a.weight * cost * policy.repeat_escalation ** repeats)
+        self.ask_base = np.array(base, dtype=np.float64)
+
+    def tally(self, end: int, at: datetime) -> Standing:
+        """Standing at ``at`` from the first ``end`` events (none of them after ``at``)."""
+        import numpy as np
+
+        policy, events, floor = self.policy, self.events, self.policy.long_term_floor
+        deposits = bisect.bisect_left(self.deposit_at, end)
+        asks = bisect.bisect_left(self.ask_at, end)
+        vouches = [events[i] for i in self.vouch_at[:bisect.bisect_left(self.vouch_at, end)]]
+        favours = [events[i] for i in self.favour_at[:bisect.bisect_left(self.favour_at, end)]]
+        at_micros = _micros(at)
+
+        # False whuffie: a deposit on or before an ask that came less than burst_window_days after the
+        # sender's first deposit or vouch is part of a burst.
+        first_gave = min(([events[self.deposit_at[0]].date] if deposits else []) + [v.date for v in vouches[:1]],
+                         default=None)
+        ages = _days(at_micros - self.deposit_micros[:deposits])
+        credit = self.deposit_base[:deposits] * _kept(ages, policy.deposit_half_life_days, floor)
+        recent = self.deposit_helps[:deposits] & (ages < policy.recent_days)
+        credit = np.where(recent, credit * policy.recent_help_multiplier, credit)
+        in_burst = np.zeros(deposits, dtype=bool)
+        if first_gave is not None:
+            burst_end = _micros(first_gave + timedelta(days=policy.burst_window_days))
+            ask_times = np.append(self.ask_micros[:asks], at_micros)
+            # the first ask on or after each deposit (``at`` itself when none came after it)
+            following = ask_times[np.searchsorted(ask_times, self.deposit_micros[:deposits], side="left")]
+            in_burst = following < burst_end
+            credit = np.where(in_burst, credit * policy.burst_factor, credit)
+        vouch = [v.weight * policy.vouch_credit * _kept_one(_age_days(at, v.date), policy.deposit_half_life_days, floor)
+                 for v in vouches]
+
+        ask_ages = _days(at_micros - self.ask_micros[:asks])
+        debit = (self.ask_base[:asks] * _kept(ask_ages, policy.withdrawal_half_life_days, floor)).tolist()
+        for f in favours:
+            # The mirror of a `helped` deposit, so it is treated the same way (recent ones weigh more), and
+            # then costs withdrawal_multiplier times as much: earned slowly, spent quickly.
+            age = _age_days(at, f.date)
+            multiplier = policy.recent_help_multiplier if age < policy.recent_days else 1.0
+            debit.append(f.weight * policy.withdrawal_multiplier * policy.deposit_weight["helped"] * multiplier
+                         * _kept_one(age, policy.withdrawal_half_life_days, floor))
+        credit = credit.tolist()
+        window = timedelta(days=policy.repeat_window_days) // _MICROSECOND
+        return Standing(
+            # fsum: one correctly rounded sum, so adding a deposit can never lower the balance by rounding.
+            balance=math.fsum([*credit, *vouch, *(-x for x in debit)]),
+            deposits=math.fsum(credit),
+            withdrawals=math.fsum(debit),
+            vouch_credit=math.fsum(vouch),
+            recent_help=int(recent.sum()),
+            vouched=len(vouches),
+            asks=asks,
+            asks_in_window=int((at_micros - self.ask_micros[:asks] < window).sum()),
+            declined_count=bisect.bisect_left(self.declined_at, end),
+            favours=len(favours),
+            burst_discounted=int(in_burst.sum()),
+            gave=dict(Counter(self.deposit_kinds[:deposits]).most_common()),
+            first_seen=events[0].date if end else None,
+            first_ask=events[self.ask_at[0]].date if asks else None,
+            last_gave=events[self.deposit_at[deposits - 1]].date if deposits else None,
+            at=at,
+        )
+
+
+def _kept_one(age: float, half_life: float, floor: float) -> float:
+    return max(floor, 0.5 ** (age / half_life))

@@ -236,3 +236,54 @@ def test_an_earlier_ask_or_decline_is_not_history_for_the_burst_rule(policy: Pol
     """Asking is not giving: someone who asked long ago and now likes a burst of posts is still new."""
     likes = [e("engaged", 3), e("engaged", 2)]
     assert standing([e("asked", 200), e("declined", 199), *likes], AT, policy).burst_discounted == 2
+
+
+# ---------------------------------------------------------------- the Timeline equals the plain tally
+
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from classifier.events import KINDS
+from classifier.standing import Timeline
+from standing_reference import reference_standing
+
+_BOUNDARY_HOURS = [0, 1, 24, 24 * 30, 24 * 30 + 1, 24 * 60, 24 * 60 + 1, 24 * 90, 24 * 120, -1]
+"""Ties, the burst, repeat and recent windows (30, 60, 90 days) to the hour, and events after AT."""
+_EVENT = st.builds(
+    lambda kind, hours, weight, label, note: Event(
+        SENDER, AT - timedelta(hours=hours), kind, weight=weight,
+        label=label if kind == "asked" else None, note=note),
+    st.sampled_from(["asked", "asked", "helped", "engaged", *KINDS]),
+    st.one_of(st.sampled_from(_BOUNDARY_HOURS), st.integers(-48, 24 * 1500)),
+    st.sampled_from([0.0, 0.5, 1.0, 2.0, 1.25]),
+    st.sampled_from([None, "cold_pitch", "charity_ask", "friend_favour", "spam"]),
+    st.sampled_from(["", "please share my launch", "retweet this", "coffee?"]))
+
+
+def _fields(s: Standing) -> tuple:
+    return (s.balance, s.deposits, s.withdrawals, s.vouch_credit, s.recent_help, s.vouched, s.asks,
+            s.asks_in_window, s.declined_count, s.favours, s.burst_discounted, list(s.gave.items()),
+            s.first_seen, s.first_ask, s.last_gave, s.at)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_EVENT, max_size=40), st.one_of(st.sampled_from([0, 1, -1]), st.integers(-24 * 30, 24 * 30)))
+def test_timeline_equals_the_plain_tally_bit_for_bit(events, shift_hours):
+    policy = load_policy()
+    at = AT + timedelta(hours=shift_hours)
+    assert _fields(standing(events, at, policy, with_history=False)) == _fields(reference_standing(events, at, policy))
+
+
+def test_one_timeline_serves_every_moment_like_a_fresh_tally(policy: Policy):
+    rng = random.Random(5)
+    events = []
+    for _ in range(600):
+        kind = rng.choice(KINDS)
+        events.append(Event(SENDER, AT - timedelta(hours=rng.randint(0, 24 * 900)), kind,
+                            label=rng.choice(["spam", "cold_pitch"]) if kind == "asked" else None))
+    timeline = Timeline(events, policy)
+    for days in (-900, -400, -30, -1, 0, 10):
+        at = AT + timedelta(days=days)
+        assert _fields(standing(timeline, at, policy, with_history=False)) == \
+            _fields(reference_standing(events, at, policy))
