@@ -84,7 +84,7 @@ def measure(mbox: Path, sample: int) -> dict:
         def fresh(senders) -> tuple:
             """A new read-only connection, as a pool worker opens one (so its event cache starts empty),
             with ``senders``' events read into that cache; and the CPU seconds the reads took."""
-            reader, start = batch.ExportHistory.open_built(str(path)), time.thread_time()
+            reader, start = batch.ExportHistory(path, read_only=True), time.thread_time()
             for sender in senders:
                 reader.events(sender)
             return reader, time.thread_time() - start

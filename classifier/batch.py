@@ -167,7 +167,7 @@ def _content_chunk(records: list) -> list:
 def _relate_chunk(lines: list[str], history_path: str, me: frozenset[str], fmt: str) -> list:
     history = _worker.get("history")
     if history is None or history.path != history_path:
-        history = _worker["history"] = ExportHistory.open_built(history_path)
+        history = _worker["history"] = ExportHistory(history_path, read_only=True)
     return relate_spooled(lines, history, _worker_triage(), me, renderer(fmt))
 
 
@@ -358,26 +358,19 @@ class _ParentsInSqlite:
 class ExportHistory:
     """Who wrote to whom and what, from the export itself, in a temporary SQLite table."""
 
-    def __init__(self, path: Path, create: bool = True):
+    def __init__(self, path: Path | str, read_only: bool = False):
+        """A new history table at ``path``, or with ``read_only`` one another process built (a pool
+        worker's, in stage 2)."""
         self.path = str(path)
-        self.db = sqlite3.connect(path)
+        self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True) if read_only else sqlite3.connect(path)
         self._cache: dict[str, tuple[list[str], list[Event]]] = {}
         self._timelines: dict[str, Timeline] = {}
         self._cached_events = 0
-        if not create:
+        if read_only:
             return
         self.db.execute("CREATE TABLE messages (seq INTEGER PRIMARY KEY, id TEXT, sender TEXT, date TEXT, "
                         "recipients TEXT, in_reply_to TEXT, label TEXT, role TEXT, signal TEXT)")
         self.db.execute("CREATE TABLE events (sender TEXT, date TEXT, kind TEXT, label TEXT, seq INTEGER)")
-
-    @classmethod
-    def open_built(cls, path: str) -> "ExportHistory":
-        """A read-only connection to a history another process built (a pool worker's, in stage 2)."""
-        history = cls.__new__(cls)
-        history.path = path
-        history.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        history._cache, history._timelines, history._cached_events = {}, {}, 0
-        return history
 
     def add(self, seq: int, row: dict) -> None:
         """One content row (see history_row)."""
@@ -422,7 +415,7 @@ class ExportHistory:
     def timeline(self, sender: str, policy: Policy) -> Timeline:
         """The export's events of ``sender`` as a standing.Timeline, made once per sender and kept with
         its events: every message of a busy sender is weighed against it at its own date."""
-        dates, events = self._sender_events(sender)
+        _, events = self._sender_events(sender)  # also keeps the sender in the cache
         timeline = self._timelines.get(sender)
         if timeline is None or timeline.policy is not policy:
             timeline = self._timelines[sender] = Timeline(events, policy)
