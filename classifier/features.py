@@ -7,6 +7,7 @@ file holds plain data only.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import numpy as np
@@ -30,11 +31,27 @@ _IMPERATIVE_VERBS = [
 ]
 
 
+LEXEME_ATTRIBUTES = ("LOWER", "IS_SPACE", "LIKE_URL", "LIKE_EMAIL", "IS_CURRENCY", "LIKE_NUM")
+"""What this module (_normalise_token) and the signals' matcher (LOWER) read of a word."""
+
+
 @lru_cache(maxsize=1)
 def _nlp():
-    import spacy
+    """The project's blank English pipeline: spaCy's tokenizer rules and lexeme attributes.
 
-    return spacy.blank("en")
+    spaCy works out every lexeme attribute it knows the first time it meets a word: word shape, norm,
+    stop word and a dozen more. On new words (most of the normaliser's time in a batch) that was a
+    third of the cost, for attributes nothing here reads, so this pipeline's vocabulary computes only
+    LEXEME_ATTRIBUTES, with spaCy's own functions. The tokens are the same (tests compare them with a
+    full blank English pipeline); an attribute outside the list reads as unset.
+    """
+    import spacy
+    from spacy.attrs import IDS
+
+    nlp = spacy.blank("en")
+    getters = nlp.vocab.lex_attr_getters
+    nlp.vocab.lex_attr_getters = {IDS[name]: getters[IDS[name]] for name in LEXEME_ATTRIBUTES}
+    return nlp
 
 
 ALPHA = "is_alpha"
@@ -146,12 +163,14 @@ def _normalise_token(token) -> str | None:
     return word
 
 
-_NORMALISED_CHUNKS: dict[str, str] = {}
+_CHUNKS: dict[str, tuple[str, str]] = {}
+"""chunk -> (its normalised tokens, its lower-cased tokens), each space-joined: the per-process cache."""
 _TOKENISE_AT_ONCE = 10_000
 
 
-def _normalise_new_chunks(chunks: list[str]) -> dict[str, str]:
-    """chunk -> its normalised tokens, space-joined ("" when there are none), tokenising many at once.
+def _tokenise_new_chunks(chunks: list[str]) -> dict[str, tuple[str, str]]:
+    """chunk -> (normalised tokens, lower-cased tokens), each space-joined ("" when there are none),
+    tokenising many at once. The two are the same string object unless a placeholder replaced a token.
 
     One spaCy call over many chunks costs a thirtieth of one call per chunk; the tokens go back to
     their chunks by character offset. The chunks are joined by newlines, not spaces: spaCy's special
@@ -166,6 +185,7 @@ def _normalise_new_chunks(chunks: list[str]) -> dict[str, str]:
             end += len(chunk) + 1
             ends.append(end)  # offset just past the chunk (where its separating newline is)
         words: list[list[str]] = [[] for _ in group]
+        lowered: list[list[str]] = [[] for _ in group]
         at = 0
         for token in nlp.tokenizer("\n".join(group)):
             while token.idx >= ends[at]:
@@ -173,8 +193,29 @@ def _normalise_new_chunks(chunks: list[str]) -> dict[str, str]:
             word = _normalise_token(token)
             if word is not None:
                 words[at].append(word)
-        found.update(zip(group, map(" ".join, words)))
+                lowered[at].append(token.lower_)
+        for chunk, chunk_words, chunk_lowered in zip(group, words, lowered):
+            normalised = " ".join(chunk_words)
+            found[chunk] = (normalised, normalised if chunk_words == chunk_lowered else " ".join(chunk_lowered))
     return found
+
+
+def _chunk_tokens(chunked: list[list[str]]) -> list[list[tuple[str, str]]]:
+    """The cached (normalised, lower-cased) tokens of each chunk of each text, tokenising new chunks."""
+    known = _CHUNKS
+    new = list(dict.fromkeys(chunk for chunks in chunked for chunk in chunks if chunk not in known))
+    if new:
+        if len(known) + len(new) > CACHE_LIMIT:
+            known.clear()
+        known.update(_tokenise_new_chunks(new))
+    out = []
+    for chunks in chunked:
+        pieces = [known.get(chunk) for chunk in chunks]
+        if None in pieces:  # another thread emptied the cache meanwhile
+            fresh = _tokenise_new_chunks(list(dict.fromkeys(chunks)))
+            pieces = [fresh[chunk] for chunk in chunks]
+        out.append(pieces)
+    return out
 
 
 def normalise_texts(texts: list[str]) -> list[str]:
@@ -188,21 +229,28 @@ def normalise_texts(texts: list[str]) -> list[str]:
     a whole text differs only where two special cases with affixes meet across one space
     ("course:) :)x"); tests check the rest, and that the output never depends on the batch.
     """
-    chunked = [text.split() for text in texts]
-    known = _NORMALISED_CHUNKS
-    new = list(dict.fromkeys(chunk for chunks in chunked for chunk in chunks if chunk not in known))
-    if new:
-        if len(known) + len(new) > CACHE_LIMIT:
-            known.clear()
-        known.update(_normalise_new_chunks(new))
-    out = []
-    for chunks in chunked:
-        pieces = [known.get(chunk) for chunk in chunks]
-        if None in pieces:  # another thread emptied the cache meanwhile
-            fresh = _normalise_new_chunks(list(dict.fromkeys(chunks)))
-            pieces = [fresh[chunk] for chunk in chunks]
-        out.append(" ".join(piece for piece in pieces if piece))
-    return out
+    return [" ".join(normalised for normalised, _ in pieces if normalised)
+            for pieces in _chunk_tokens([text.split() for text in texts])]
+
+
+_TOKEN_BREAK = re.compile(r"\s{2,}|[^\S ]")
+"""Whitespace that spaCy makes a token of: any run but a single space."""
+
+
+def lowered_runs(text: str) -> str:
+    """spaCy's lower-cased tokens of ``text`` (no placeholders), separated by single spaces where no
+    whitespace token comes between them and by " \n " where one does (spaCy makes a token of every
+    whitespace run but a single space). So a phrase's tokens, space-joined and with a space either
+    side, occur in " " + lowered_runs(text) + " " exactly where spaCy's PhraseMatcher on LOWER finds
+    them in a Doc of the text (tests compare). Read from the normaliser's cache."""
+    runs = [run.split() for run in _TOKEN_BREAK.split(text)]
+    tokens = [lowered for _, lowered in _chunk_tokens([[chunk for run in runs for chunk in run]])[0]]
+    joined, at = [], 0
+    for run in runs:
+        if run:
+            joined.append(" ".join(tokens[at:at + len(run)]))
+            at += len(run)
+    return " \n ".join(joined)
 
 
 def normalise_text(text: str) -> str:
@@ -309,16 +357,35 @@ class CompactTfidfVectorizer(TfidfVectorizer):
         return counts
 
     def _count_vocab(self, raw_documents, fixed_vocab):
-        # Serving a fitted char_wb vectoriser: a word's n-grams never depend on its neighbours, so
-        # each word's vocabulary indices are computed once per process and a document's counts are
-        # their concatenation. Same matrix as scikit-learn's (tests compare them), a fraction of the time.
-        if not (fixed_vocab and self.analyzer == "char_wb" and self.input == "content" and not self.lowercase
-                and self.preprocessor is None and self.strip_accents is None):
+        # Serving a fitted vectoriser of the model's two kinds, the counts are built from index lists:
+        # - char_wb: a word's n-grams never depend on its neighbours, so each word's vocabulary indices
+        #   are computed once per process and a document's counts are their concatenation;
+        # - words split on whitespace: each n-gram is looked up once, with no per-document dict.
+        # Same matrix as scikit-learn's (tests compare them), a fraction of the time.
+        plain_input = (fixed_vocab and self.input == "content" and not self.lowercase and self.preprocessor is None
+                       and self.strip_accents is None)
+        by_words = (self.analyzer == "word" and self.token_pattern == r"\S+" and self.tokenizer is None
+                    and self.stop_words is None)
+        if not (plain_input and (self.analyzer == "char_wb" or by_words)):
             return super()._count_vocab(raw_documents, fixed_vocab)
         documents = list(raw_documents)
         if not all(isinstance(document, str) for document in documents):
             return super()._count_vocab(documents, fixed_vocab)
-        return self.vocabulary_, self._char_wb_counts(documents)
+        counts = self._char_wb_counts if self.analyzer == "char_wb" else self._word_counts
+        return self.vocabulary_, counts(documents)
+
+    def _word_counts(self, documents: list[str]) -> sp.csr_matrix:
+        """Counts of the word n-grams (scikit-learn's _word_ngrams: tokens joined by one space)."""
+        vocabulary, (min_n, max_n) = self.vocabulary_, self.ngram_range
+        columns: list[int] = []
+        indptr = [0]
+        for document in documents:
+            words = document.split()  # what token_pattern \S+ finds (tests compare)
+            for n in range(min_n, max_n + 1):
+                grams = words if n == 1 else map(" ".join, zip(*(words[i:] for i in range(n))))
+                columns.extend(index for index in map(vocabulary.get, grams) if index is not None)
+            indptr.append(len(columns))
+        return self._csr_counts(np.asarray(columns, dtype=np.int32), indptr, len(documents))
 
     def _char_wb_counts(self, documents: list[str]) -> sp.csr_matrix:
         cache = self.__dict__.setdefault("_ngram_index_cache", {})
@@ -333,8 +400,12 @@ class CompactTfidfVectorizer(TfidfVectorizer):
                 size += len(found)
             indptr.append(size // 4)  # bytes to int32 entries
         columns = np.frombuffer(b"".join(pieces), dtype=np.int32).copy()  # scipy sorts it in place
+        return self._csr_counts(columns, indptr, len(documents))
+
+    def _csr_counts(self, columns: np.ndarray, indptr: list[int], documents: int) -> sp.csr_matrix:
+        """The count matrix of each document's vocabulary indices (repeats allowed, any order)."""
         counts = sp.csr_matrix((np.ones(len(columns), dtype=self.dtype), columns, np.asarray(indptr, dtype=np.int64)),
-                               shape=(len(documents), len(self.vocabulary_)))
+                               shape=(documents, len(self.vocabulary_)))
         counts.sum_duplicates()  # merges repeats and sorts the indices, as scikit-learn's matrix is
         return counts
 

@@ -95,6 +95,8 @@ def _rows(output):
 
 import json
 import random
+from functools import lru_cache
+import re
 from pathlib import Path
 
 import scipy.sparse as sp
@@ -120,15 +122,23 @@ TRICKY = ["", "   ", "a\u00a0b\tc\r\nd", "Hi,@sam!!https://x.org/a?b=1...(see)",
           "\x00\x07 ctrl", "—“quoted”—", "a" * 300]
 
 
+@lru_cache(maxsize=1)
+def _full_nlp():
+    """A blank English pipeline as spaCy makes it, every lexeme attribute computed."""
+    import spacy
+
+    return spacy.blank("en")
+
+
 def _plain_normalise(text: str) -> str:
-    """The normaliser without the per-chunk cache: spaCy over the whole text at once."""
-    words = (F._normalise_token(token) for token in F._nlp().tokenizer(text))
+    """The normaliser without the per-chunk cache or the trimmed lexemes: spaCy over the whole text."""
+    words = (F._normalise_token(token) for token in _full_nlp().tokenizer(text))
     return " ".join(w for w in words if w is not None)
 
 
 def test_cached_normaliser_equals_spacy_over_the_whole_text():
     texts = _corpus_texts() + TRICKY
-    F._NORMALISED_CHUNKS.clear()
+    F._CHUNKS.clear()
     for text, normalised in zip(texts, F.normalise_texts(texts), strict=True):  # from a cold cache, all at once
         assert normalised == _plain_normalise(text), text[:80]
     for text in _corpus_texts(300, seed=8) + TRICKY:  # one at a time, most chunks known
@@ -138,11 +148,11 @@ def test_cached_normaliser_equals_spacy_over_the_whole_text():
 def test_a_chunks_tokens_never_depend_on_the_other_chunks_in_the_batch():
     # spaCy's special cases reach across one space: "course:) :)finally" splits the second smiley.
     # Chunks tokenised together (a cold cache, one call) must still come out as each does alone.
-    F._NORMALISED_CHUNKS.clear()
+    F._CHUNKS.clear()
     together = F.normalise_texts(["course:)", ":)finally", "x:)", ":)y", ":(", "re:"])
     alone = [_plain_normalise(chunk) for chunk in ["course:)", ":)finally", "x:)", ":)y", ":(", "re:"]]
     assert together == alone == ["course :)", ":) finally", "x :)", ":) y", ":(", "re :"]
-    F._NORMALISED_CHUNKS.clear()
+    F._CHUNKS.clear()
     assert F.normalise_texts(["course:) :)finally"]) == ["course :) :) finally"]  # not spaCy's ": )" here
     assert _plain_normalise("course:) :)finally") == "course :) : ) finally"  # the one place they differ
 
@@ -151,7 +161,7 @@ def _spacy_matcher():
     """spaCy's Matcher, given ASK_RULES: the reference the plain-Python rule matching must equal."""
     from spacy.matcher import Matcher
 
-    matcher = Matcher(F._nlp().vocab)
+    matcher = Matcher(_full_nlp().vocab)
     for cue, rules in F.ASK_RULES.items():
         patterns = []
         for number, steps in enumerate(rules):
@@ -173,7 +183,7 @@ def _spacy_matcher():
 def _matcher_counts(matcher, words: list[str]) -> dict[str, int]:
     from spacy.tokens import Doc
 
-    vocab = F._nlp().vocab
+    vocab = _full_nlp().vocab
     doc = Doc(vocab, words=words, sent_starts=[True] + [False] * (len(words) - 1) if words else None)
     counts: dict[str, int] = {}
     for match_id, _, _ in matcher(doc):
@@ -202,18 +212,26 @@ def test_ask_rules_count_what_spacys_matcher_counts_on_dense_sequences(words):
 _MATCHER = _spacy_matcher()
 
 
-def test_char_ngram_counts_equal_scikit_learns():
-    chars = load_model().pipeline.named_steps["features"].transformer_list[1][1]
-    assert chars.analyzer == "char_wb"
-    documents = [F.normalise_text(text) for text in _corpus_texts(800) + TRICKY]
-    chars.__dict__.pop("_ngram_index_cache", None)
-    for _ in range(2):  # from a cold cache, then a warm one
-        _, fast = chars._count_vocab(documents, fixed_vocab=True)
-        _, plain = TfidfVectorizer._count_vocab(chars, documents, fixed_vocab=True)
-        assert fast.shape == plain.shape and fast.dtype == plain.dtype
-        assert fast.has_sorted_indices and (fast != plain).nnz == 0
-        assert sp.isspmatrix_csr(fast)
-    assert "_ngram_index_cache" not in chars.__getstate__()  # never saved with the model
+def test_ngram_counts_equal_scikit_learns_for_both_vectorisers():
+    union = dict(load_model().pipeline.named_steps["features"].transformer_list)
+    assert union["chars"].analyzer == "char_wb" and union["words"].token_pattern == r"\S+"
+    # odd whitespace too: the word path splits with str.split, scikit-learn with the pattern \S+
+    documents = [F.normalise_text(text) for text in _corpus_texts(800) + TRICKY] + ["a\u2003b\x1cc  d\u3000e", ""]
+    for name in ("words", "chars"):
+        vectoriser = union[name]
+        vectoriser.__dict__.pop("_ngram_index_cache", None)
+        for _ in range(2):  # from a cold cache, then a warm one
+            _, fast = vectoriser._count_vocab(documents, fixed_vocab=True)
+            _, plain = TfidfVectorizer._count_vocab(vectoriser, documents, fixed_vocab=True)
+            assert fast.shape == plain.shape and fast.dtype == plain.dtype, name
+            assert fast.has_sorted_indices and (fast != plain).nnz == 0, name
+            assert sp.isspmatrix_csr(fast)
+        assert "_ngram_index_cache" not in vectoriser.__getstate__()  # never saved with the model
+
+
+def test_whitespace_splitting_is_what_the_word_pattern_finds():
+    every_character = "".join(map(chr, range(0x110000)))
+    assert re.findall(r"\S+", every_character) == every_character.split()
 
 
 def test_tfidf_transform_equals_scikit_learns_for_both_vectorisers():
