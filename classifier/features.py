@@ -8,7 +8,9 @@ file holds plain data only.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 import scipy.sparse as sp
@@ -163,21 +165,23 @@ def _normalise_token(token) -> str | None:
     return word
 
 
-_CHUNKS: dict[str, tuple[str, str]] = {}
-"""chunk -> (its normalised tokens, its lower-cased tokens), each space-joined: the per-process cache."""
+_NORMALISED: dict[str, str] = {}
+"""chunk -> its normalised tokens, space-joined: the per-process cache of normalise_texts."""
+_LOWERED: dict[str, str] = {}
+"""chunk -> its lower-cased tokens (no placeholders), space-joined: the cache of lowered_runs."""
 _TOKENISE_AT_ONCE = 10_000
 
 
-def _tokenise_new_chunks(chunks: list[str]) -> dict[str, tuple[str, str]]:
-    """chunk -> (normalised tokens, lower-cased tokens), each space-joined ("" when there are none),
-    tokenising many at once. The two are the same string object unless a placeholder replaced a token.
+def _tokenise_chunks(chunks: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(chunk -> normalised tokens, chunk -> lower-cased tokens), each space-joined, tokenising many
+    chunks at once. The two hold the same string object unless a placeholder replaced a token.
 
     One spaCy call over many chunks costs a thirtieth of one call per chunk; the tokens go back to
     their chunks by character offset. The chunks are joined by newlines, not spaces: spaCy's special
     cases can reach across a single space ("course:) :)x" splits the second smiley), and a newline
     stops that, so each chunk is tokenised as it would be alone, whichever chunks share the call.
     """
-    nlp, found = _nlp(), {}
+    nlp, normalised, lowered = _nlp(), {}, {}
     for start in range(0, len(chunks), _TOKENISE_AT_ONCE):
         group = chunks[start:start + _TOKENISE_AT_ONCE]
         ends, end = [], -1
@@ -185,7 +189,7 @@ def _tokenise_new_chunks(chunks: list[str]) -> dict[str, tuple[str, str]]:
             end += len(chunk) + 1
             ends.append(end)  # offset just past the chunk (where its separating newline is)
         words: list[list[str]] = [[] for _ in group]
-        lowered: list[list[str]] = [[] for _ in group]
+        lower: list[list[str]] = [[] for _ in group]
         at = 0
         for token in nlp.tokenizer("\n".join(group)):
             while token.idx >= ends[at]:
@@ -193,29 +197,23 @@ def _tokenise_new_chunks(chunks: list[str]) -> dict[str, tuple[str, str]]:
             word = _normalise_token(token)
             if word is not None:
                 words[at].append(word)
-                lowered[at].append(token.lower_)
-        for chunk, chunk_words, chunk_lowered in zip(group, words, lowered):
-            normalised = " ".join(chunk_words)
-            found[chunk] = (normalised, normalised if chunk_words == chunk_lowered else " ".join(chunk_lowered))
-    return found
+                lower[at].append(token.lower_)
+        for chunk, chunk_words, chunk_lower in zip(group, words, lower):
+            normalised[chunk] = joined = " ".join(chunk_words)
+            lowered[chunk] = joined if chunk_words == chunk_lower else " ".join(chunk_lower)
+    return normalised, lowered
 
 
-def _chunk_tokens(chunked: list[list[str]]) -> list[list[tuple[str, str]]]:
-    """The cached (normalised, lower-cased) tokens of each chunk of each text, tokenising new chunks."""
-    known = _CHUNKS
-    new = list(dict.fromkeys(chunk for chunks in chunked for chunk in chunks if chunk not in known))
+def _learn(chunks: Iterable[str]) -> None:
+    """Tokenise the chunks the caches lack (in sorted order, so that a run repeats exactly)."""
+    new = set(chunks).difference(_NORMALISED)
     if new:
-        if len(known) + len(new) > CACHE_LIMIT:
-            known.clear()
-        known.update(_tokenise_new_chunks(new))
-    out = []
-    for chunks in chunked:
-        pieces = [known.get(chunk) for chunk in chunks]
-        if None in pieces:  # another thread emptied the cache meanwhile
-            fresh = _tokenise_new_chunks(list(dict.fromkeys(chunks)))
-            pieces = [fresh[chunk] for chunk in chunks]
-        out.append(pieces)
-    return out
+        if len(_NORMALISED) + len(new) > CACHE_LIMIT:
+            _NORMALISED.clear()
+            _LOWERED.clear()
+        normalised, lowered = _tokenise_chunks(sorted(new))
+        _LOWERED.update(lowered)  # first: a chunk in _NORMALISED is in _LOWERED too
+        _NORMALISED.update(normalised)
 
 
 def normalise_texts(texts: list[str]) -> list[str]:
@@ -229,8 +227,16 @@ def normalise_texts(texts: list[str]) -> list[str]:
     a whole text differs only where two special cases with affixes meet across one space
     ("course:) :)x"); tests check the rest, and that the output never depends on the batch.
     """
-    return [" ".join(normalised for normalised, _ in pieces if normalised)
-            for pieces in _chunk_tokens([text.split() for text in texts])]
+    chunked = [text.split() for text in texts]
+    _learn(chain.from_iterable(chunked))
+    out = []
+    for chunks in chunked:
+        try:
+            out.append(" ".join(map(_NORMALISED.__getitem__, chunks)))
+        except KeyError:  # another thread emptied the cache meanwhile
+            normalised, _ = _tokenise_chunks(sorted(set(chunks)))
+            out.append(" ".join(map(normalised.__getitem__, chunks)))
+    return out
 
 
 _TOKEN_BREAK = re.compile(r"\s{2,}|[^\S ]")
@@ -244,13 +250,12 @@ def lowered_runs(text: str) -> str:
     side, occur in " " + lowered_runs(text) + " " exactly where spaCy's PhraseMatcher on LOWER finds
     them in a Doc of the text (tests compare). Read from the normaliser's cache."""
     runs = [run.split() for run in _TOKEN_BREAK.split(text)]
-    tokens = [lowered for _, lowered in _chunk_tokens([[chunk for run in runs for chunk in run]])[0]]
-    joined, at = [], 0
-    for run in runs:
-        if run:
-            joined.append(" ".join(tokens[at:at + len(run)]))
-            at += len(run)
-    return " \n ".join(joined)
+    _learn(chain.from_iterable(runs))
+    try:
+        return " \n ".join(" ".join(map(_LOWERED.__getitem__, run)) for run in runs if run)
+    except KeyError:  # another thread emptied the cache meanwhile
+        _, lowered = _tokenise_chunks(sorted(set(chain.from_iterable(runs))))
+        return " \n ".join(" ".join(map(lowered.__getitem__, run)) for run in runs if run)
 
 
 def normalise_text(text: str) -> str:

@@ -147,22 +147,32 @@ def _body_text(mail: MailMessage, message: Message) -> str:
     return ""
 
 
-def _header(mail, name: str, message: Message) -> str:
+def _first_headers(mail: MailMessage) -> dict[str, object]:
+    """Lower-case header name -> the value of its first occurrence (what ``mail.get`` returns), all
+    at once: looking each name up scans every header again."""
+    first: dict[str, object] = {}
+    for name, value in mail.items():
+        first.setdefault(name.lower(), value)
+    return first
+
+
+def _header(headers: dict[str, object], name: str, message: Message) -> str:
     """A header's value with RFC 2047 encoded words decoded, on one line; never raises.
 
     The message is parsed with the compat32 policy, whose headers are plain strings: the default
     policy's header objects cost most of the parsing time of a batch, for nothing we use.
     """
-    value = mail.get(name)
+    value = headers.get(name.lower())
     if value is None:
         return ""
     value = str(value)
     if _SURROGATES.search(value):  # raw 8-bit bytes in a header
         value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    try:
-        value = str(make_header(decode_header(value)))
-    except (HeaderParseError, LookupError, UnicodeError, ValueError, TypeError):
-        message.flag(f"bad_header:{name.lower()}")
+    if "=?" in value:  # an encoded word; without one, decoding gives back the value itself (tests check)
+        try:
+            value = str(make_header(decode_header(value)))
+        except (HeaderParseError, LookupError, UnicodeError, ValueError, TypeError):
+            message.flag(f"bad_header:{name.lower()}")
     return _CONTROL.sub(" ", value).strip()
 
 
@@ -175,19 +185,20 @@ def parse_bytes(raw: bytes, *, origin: str = "", fallback_id: str = "") -> Messa
     mail = email.message_from_bytes(raw, policy=email.policy.compat32)
     if mail.defects:
         message.flag("mime_defects")
-    message_id = _header(mail, "Message-ID", message)
+    headers = _first_headers(mail)
+    message_id = _header(headers, "Message-ID", message)
     if message_id:
         message.id = message_id
-    sender = _header(mail, "From", message)
+    sender = _header(headers, "From", message)
     message.sender = normalise_address(sender)
     if sender and message.sender is None:
         message.flag("bad_address")
     message.sender_name = split_address(sender)[0] if sender else ""
-    message.to = [a for a in (normalise_address(v) for v in _addresses(mail, message)) if a]
-    message.date = parse_date(_header(mail, "Date", message))
-    message.subject = _header(mail, "Subject", message)
-    message.in_reply_to = _header(mail, "In-Reply-To", message)
-    labels = _header(mail, "X-Gmail-Labels", message)
+    message.to = [a for a in (normalise_address(v) for v in _addresses(headers, message)) if a]
+    message.date = parse_date(_header(headers, "Date", message))
+    message.subject = _header(headers, "Subject", message)
+    message.in_reply_to = _header(headers, "In-Reply-To", message)
+    labels = _header(headers, "X-Gmail-Labels", message)
     message.folders = [label.strip() for label in labels.split(",") if label.strip()] if labels else []
     try:
         text = _body_text(mail, message)
@@ -202,10 +213,10 @@ def parse_bytes(raw: bytes, *, origin: str = "", fallback_id: str = "") -> Messa
     return message
 
 
-def _addresses(mail: MailMessage, message: Message) -> list[str]:
+def _addresses(headers: dict[str, object], message: Message) -> list[str]:
     values = []
     for name in ("To", "Cc"):
-        value = _header(mail, name, message)
+        value = _header(headers, name, message)
         if value:
             values.extend(address for _, address in address_list(value))
     return values

@@ -8,6 +8,7 @@ subject of the ask, or "your message") and $about (' about "<subject>"', or noth
 from __future__ import annotations
 
 import re
+import stat
 import unicodedata
 from pathlib import Path
 from string import Template
@@ -32,15 +33,32 @@ def draft_reply(action: str, label: str, sender_name: str | None, subject: str |
     check_label(label)
     if action not in ("educate", "decline") or label not in ASK_LABELS:
         return None
-    path = template_path(action, label)
-    if not path.is_file():
-        raise FileNotFoundError(f"no reply template {str(path)!r} for {action} on {label}; "
-                                f"expected one per ask label ({', '.join(ASK_LABELS)}) in {TEMPLATES_DIR}")
+    template = _template(template_path(action, label), action, label)
     name = clean(sender_name, MAX_NAME)
     topic = _REPLY_PREFIX.sub("", clean(subject, MAX_SUBJECT))
     values = {"name": name or "there", "subject": topic or "your message",
               "about": f' about "{topic}"' if topic else ""}
-    return Template(path.read_text(encoding="utf-8")).safe_substitute(values)
+    return template.safe_substitute(values)
+
+
+_TEMPLATES: dict[Path, tuple[tuple[int, int], Template]] = {}
+
+
+def _template(path: Path, action: str, label: str) -> Template:
+    """The template at ``path``, read again only when the file changes: a batch drafts thousands of
+    replies, and a long-running filter still picks up an edited template."""
+    try:
+        status = path.stat()
+    except OSError:
+        status = None
+    if status is None or not stat.S_ISREG(status.st_mode):
+        raise FileNotFoundError(f"no reply template {str(path)!r} for {action} on {label}; "
+                                f"expected one per ask label ({', '.join(ASK_LABELS)}) in {TEMPLATES_DIR}")
+    version = (status.st_mtime_ns, status.st_size)
+    cached = _TEMPLATES.get(path)
+    if cached is None or cached[0] != version:
+        cached = _TEMPLATES[path] = (version, Template(path.read_text(encoding="utf-8")))
+    return cached[1]
 
 
 def clean(value: str | None, limit: int) -> str:

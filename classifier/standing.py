@@ -19,10 +19,10 @@ import bisect
 import functools
 import math
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from itertools import repeat
 from operator import attrgetter, lt
 from typing import TYPE_CHECKING
 
@@ -116,8 +116,14 @@ def promotion_hits(text: str, words: Sequence[str]) -> list[str]:
     """The promotion words in ``text``, in order of first appearance (whole words, case-insensitive)."""
     if not text or not words:
         return []
-    normalised = re.sub(r"\s+", " ", text.lower())
-    return list(dict.fromkeys(m.group(1) for m in _promotion_pattern(tuple(words)).finditer(normalised)))
+    return list(_promotion_hits(text, tuple(words)))
+
+
+@functools.lru_cache(maxsize=64)
+def _promotion_hits(text: str, words: tuple[str, ...]) -> tuple[str, ...]:
+    # Cached: pricing an ask reads its text twice (its cost, and the reason that explains it).
+    normalised = " ".join(text.lower().split())  # whitespace runs to one space ("shout\nout" is "shout out")
+    return tuple(dict.fromkeys(m.group(1) for m in _promotion_pattern(words).finditer(normalised)))
 
 
 def ask_cost(label: str | None, text_hints: str, policy: Policy) -> float:
@@ -152,8 +158,9 @@ def standing(events: Iterable[Event] | Timeline, at: datetime | date | str, poli
     history: list[tuple[datetime, float]] = []
     for moment_end, moment in _day_ends(timeline.events[:end]) if with_history else ():
         history.append((moment, timeline.tally(moment_end, moment).balance))
-    result = timeline.tally(end, at)
-    return replace(result, history=[*history, (at, result.balance)])
+    result = timeline.tally(end, at, history)
+    history.append((at, result.balance))  # the list the Standing holds
+    return result
 
 
 def _day_ends(past: list[Event]) -> Iterable[tuple[int, datetime]]:
@@ -184,8 +191,8 @@ def _days(micros: np.ndarray) -> np.ndarray:
 def _kept(ages: np.ndarray, half_life: float, floor: float) -> np.ndarray:
     import numpy as np
 
-    # Python's ** for the powers: NumPy's differs in the last bit for some arguments.
-    return np.maximum(floor, np.array([0.5 ** x for x in (ages / half_life).tolist()], dtype=np.float64))
+    # Python's pow for the powers (0.5 ** x): NumPy's differs in the last bit for some arguments.
+    return np.maximum(floor, np.array(list(map(pow, repeat(0.5), (ages / half_life).tolist())), dtype=np.float64))
 
 
 class Timeline:
@@ -212,7 +219,11 @@ class Timeline:
         self.declined_at = at_kind.get("declined", [])
 
         deposits = [self.events[i] for i in self.deposit_at]
-        self.deposit_kinds = [d.kind for d in deposits]
+        # deposit counts by kind before each deposit index: gave, in the order of each kind's first deposit
+        self.gave_kinds = list(dict.fromkeys(d.kind for d in deposits))
+        self.gave_counts = np.zeros((len(self.gave_kinds), len(deposits) + 1), dtype=np.int64)
+        for row, kind in enumerate(self.gave_kinds):
+            np.cumsum([d.kind == kind for d in deposits], out=self.gave_counts[row, 1:])
         self.deposit_micros = np.array([_micros(d.date) for d in deposits], dtype=np.int64)
         self.deposit_base = np.array([d.weight * policy.deposit_weight[d.kind] for d in deposits], dtype=np.float64)
         self.deposit_helps = np.array([d.kind in HELP_KINDS for d in deposits], dtype=bool)
@@ -230,8 +241,9 @@ class Timeline:
             base.append(a.weight * cost * policy.repeat_escalation ** repeats)
         self.ask_base = np.array(base, dtype=np.float64)
 
-    def tally(self, end: int, at: datetime) -> Standing:
-        """Standing at ``at`` from the first ``end`` events (none of them after ``at``)."""
+    def tally(self, end: int, at: datetime, history: list[tuple[datetime, float]] | None = None) -> Standing:
+        """Standing at ``at`` from the first ``end`` events (none of them after ``at``); ``history``
+        becomes its balance-over-time list (empty when None)."""
         import numpy as np
 
         policy, events, floor = self.policy, self.events, self.policy.long_term_floor
@@ -277,19 +289,27 @@ class Timeline:
             deposits=math.fsum(credit),
             withdrawals=math.fsum(debit),
             vouch_credit=math.fsum(vouch),
-            recent_help=int(recent.sum()),
+            recent_help=int(np.count_nonzero(recent)),
             vouched=len(vouches),
             asks=asks,
-            asks_in_window=int((at_micros - self.ask_micros[:asks] < window).sum()),
+            asks_in_window=int(np.count_nonzero(at_micros - self.ask_micros[:asks] < window)),
             declined_count=bisect.bisect_left(self.declined_at, end),
             favours=len(favours),
-            burst_discounted=int(in_burst.sum()),
-            gave=dict(Counter(self.deposit_kinds[:deposits]).most_common()),
+            burst_discounted=int(np.count_nonzero(in_burst)),
+            gave=self._gave(deposits),
             first_seen=events[0].date if end else None,
             first_ask=events[self.ask_at[0]].date if asks else None,
             last_gave=events[self.deposit_at[deposits - 1]].date if deposits else None,
             at=at,
+            history=[] if history is None else history,
         )
+
+    def _gave(self, deposits: int) -> dict[str, int]:
+        """Counts by kind of the first ``deposits`` deposits, most frequent first, ties in the order each
+        kind first appeared (what Counter.most_common gives)."""
+        counts = self.gave_counts[:, deposits].tolist()
+        order = sorted((row for row, n in enumerate(counts) if n), key=lambda row: -counts[row])
+        return {self.gave_kinds[row]: counts[row] for row in order}
 
 
 def _kept_one(age: float, half_life: float, floor: float) -> float:

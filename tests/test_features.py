@@ -138,7 +138,7 @@ def _plain_normalise(text: str) -> str:
 
 def test_cached_normaliser_equals_spacy_over_the_whole_text():
     texts = _corpus_texts() + TRICKY
-    F._CHUNKS.clear()
+    F._NORMALISED.clear()
     for text, normalised in zip(texts, F.normalise_texts(texts), strict=True):  # from a cold cache, all at once
         assert normalised == _plain_normalise(text), text[:80]
     for text in _corpus_texts(300, seed=8) + TRICKY:  # one at a time, most chunks known
@@ -148,11 +148,11 @@ def test_cached_normaliser_equals_spacy_over_the_whole_text():
 def test_a_chunks_tokens_never_depend_on_the_other_chunks_in_the_batch():
     # spaCy's special cases reach across one space: "course:) :)finally" splits the second smiley.
     # Chunks tokenised together (a cold cache, one call) must still come out as each does alone.
-    F._CHUNKS.clear()
+    F._NORMALISED.clear()
     together = F.normalise_texts(["course:)", ":)finally", "x:)", ":)y", ":(", "re:"])
     alone = [_plain_normalise(chunk) for chunk in ["course:)", ":)finally", "x:)", ":)y", ":(", "re:"]]
     assert together == alone == ["course :)", ":) finally", "x :)", ":) y", ":(", "re :"]
-    F._CHUNKS.clear()
+    F._NORMALISED.clear()
     assert F.normalise_texts(["course:) :)finally"]) == ["course :) :) finally"]  # not spaCy's ": )" here
     assert _plain_normalise("course:) :)finally") == "course :) : ) finally"  # the one place they differ
 

@@ -100,6 +100,7 @@ def test_html_to_text_keeps_words_apart():
 
 # ---------------------------------------------------------------- the address fast path equals the email package
 
+import email.policy
 import email.utils
 
 from hypothesis import given, settings
@@ -129,3 +130,29 @@ def test_address_parsing_on_common_forms():
                   '"Lee, Ann" <ann@x.org>', "undisclosed-recipients:;", "", "Ann Lee <ann.lee@mail.example.org>"]:
         assert split_address(value) == email.utils.parseaddr(value), value
         assert address_list(value) == email.utils.getaddresses([value]), value
+
+
+# ---------------------------------------------------------------- the header fast paths equal the email package
+
+from email.header import decode_header, make_header
+
+from classifier.message import _first_headers
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(st.sampled_from("aZ09 \t=?_-:;,.<>@\"'()éß漢\u00a0\u2028\udc80\ud800\x00\x1b"), max_size=40))
+def test_a_header_without_an_encoded_word_decodes_to_itself(value):
+    # message._header skips decode_header/make_header when the value holds no "=?"
+    if "=?" not in value:
+        assert str(make_header(decode_header(value))) == value
+
+
+def test_first_headers_are_what_get_returns():
+    raw = (b"From: a@x.org\nX-Gmail-Labels: Inbox\nSubject: one\nsubject: two\nTO: b@x.org\nReceived: 1\n"
+           b"Received: 2\nSubject: =?utf-8?q?three?=\nFrom: \xff@x.org\n\nbody\n")
+    mail = email.message_from_bytes(raw, policy=email.policy.compat32)
+    first = _first_headers(mail)
+    for name in ("from", "Subject", "SUBJECT", "to", "received", "x-gmail-labels", "cc", "date"):
+        assert first.get(name.lower()) == mail.get(name), name
+    message = parse_bytes(raw)
+    assert (message.subject, message.sender, message.to, message.folders) == ("one", "a@x.org", ["b@x.org"], ["Inbox"])

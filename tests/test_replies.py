@@ -80,3 +80,20 @@ def test_bad_action_or_label(action: str, label: str, message: str) -> None:
 
 def test_labels_are_the_shared_ones() -> None:
     assert set(ASK_LABELS) < set(LABELS)
+
+
+def test_an_edited_template_is_read_again_and_a_missing_one_is_an_error(tmp_path, monkeypatch) -> None:
+    import classifier.replies as replies
+
+    monkeypatch.setattr(replies, "TEMPLATES_DIR", tmp_path)
+    path = replies.template_path("educate", "cold_pitch")
+    path.write_text("Hi $name, first wording.\n", encoding="utf-8")
+    assert draft_reply("educate", "cold_pitch", "Ada", "x") == "Hi Ada, first wording.\n"
+    path.write_text("Hi $name, the second, longer wording.\n", encoding="utf-8")  # as a long-running filter sees it
+    assert draft_reply("educate", "cold_pitch", "Ada", "x") == "Hi Ada, the second, longer wording.\n"
+    path.unlink()
+    with pytest.raises(FileNotFoundError, match="no reply template .*educate_cold_pitch.txt"):
+        draft_reply("educate", "cold_pitch", "Ada", "x")
+    path.mkdir()  # not a file
+    with pytest.raises(FileNotFoundError, match="no reply template"):
+        draft_reply("educate", "cold_pitch", "Ada", "x")

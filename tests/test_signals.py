@@ -59,7 +59,7 @@ def test_phrase_search_finds_what_spacys_phrase_matcher_finds():
     assert sum(bool(_reference_found(t)) for t in texts) > 200  # the phrases do occur
     for warm in (False, True):  # from a cold token cache, then a warm one
         if not warm:
-            F._CHUNKS.clear()
+            F._NORMALISED.clear()
         for text in texts:
             assert signals._found(text) == _reference_found(text), text[:120]
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from classifier.events import Event
 from classifier.policy import Policy, load_policy
-from classifier.standing import Standing, ask_cost, promotion_hits, standing
+from classifier.standing import Standing, _promotion_pattern, ask_cost, promotion_hits, standing
 
 AT = datetime(2024, 6, 1, tzinfo=UTC)
 SENDER = "sam@example.org"
@@ -117,6 +120,27 @@ def test_ask_cost_unlabelled_and_unknown(policy: Policy) -> None:
 def test_promotion_hits_in_order_of_appearance(policy: Policy) -> None:
     hits = promotion_hits("Please retweet and share with your followers, then retweet again", policy.promotion_words)
     assert hits == ["retweet", "share", "your followers"]
+
+
+def _promotion_hits_by_regex(text: str, words) -> list[str]:
+    """The first implementation: whitespace collapsed by a regex, kept as the reference."""
+    if not text or not words:
+        return []
+    normalised = re.sub(r"\s+", " ", text.lower())
+    return list(dict.fromkeys(m.group(1) for m in _promotion_pattern(tuple(words)).finditer(normalised)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["Share", "shared", "shout", "out", "shout-out", "RT", "start", "your", "list",
+                                 "signal", "boost", "x", "#", "é", "ﬁ"]), max_size=8),
+       st.lists(st.sampled_from([" ", "  ", "\n", "\t", "\u2003", "\x1c", "", ",", "-"]), min_size=8, max_size=8))
+def test_promotion_hits_equal_the_regex_reference(pieces: list[str], gaps: list[str]) -> None:
+    text = gaps[0] + "".join(piece + gap for piece, gap in zip(pieces, gaps[1:] + gaps))
+    words = load_policy().promotion_words
+    assert promotion_hits(text, words) == _promotion_hits_by_regex(text, words)
+    hits = promotion_hits(text, words)
+    hits.append("mutated")  # a caller's list is its own: the cache behind it is untouched
+    assert promotion_hits(text, words) == _promotion_hits_by_regex(text, words)
 
 
 def test_repeated_asks_cost_progressively_more(flat: Policy) -> None:
@@ -240,9 +264,6 @@ def test_an_earlier_ask_or_decline_is_not_history_for_the_burst_rule(policy: Pol
 
 # ---------------------------------------------------------------- the Timeline equals the plain tally
 
-
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from classifier.events import KINDS
 from classifier.standing import Timeline
