@@ -42,7 +42,7 @@ def run() -> dict:
     from classifier.corpus import CORPUS_PATH, grouped_split, load_corpus
     from classifier.evaluate import short_messages
     from classifier.text import model_input
-    from classifier.triage import Classifier
+    from classifier.predict import Classifier
 
     classifier = Classifier.load()
     pipeline = classifier.model.pipeline

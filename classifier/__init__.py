@@ -10,7 +10,7 @@
 import importlib
 
 _SOURCES = {"ACTIONS": "labels", "LABELS": "labels", "Event": "ledger", "Ledger": "ledger", "Message": "message",
-            "Assessment": "triage", "Classification": "triage", "Classifier": "triage", "Triage": "triage"}
+            "Assessment": "triage", "Classification": "triage", "Classifier": "predict", "Triage": "triage"}
 
 __all__ = ["ACTIONS", "LABELS", "Assessment", "Classification", "Classifier", "Event", "Ledger", "Message",
            "Triage"]

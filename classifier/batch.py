@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from itertools import islice
 from operator import attrgetter
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .signals import answer_intent, deposit_kind
 from .events import Event
@@ -40,8 +40,11 @@ from .policy import Policy
 from .sources import CsvColumns, FormatError, RawMail, Unreadable, iter_records, parsed
 from .text import model_input
 from .standing import Timeline
-from .triage import Assessment, Classification, Classifier, Triage, assess_classified
+from .triage import Assessment, Classification, Triage, assess_classified
 from .writers import open_writer, renderer
+
+if TYPE_CHECKING:
+    from .predict import Classifier
 
 CHUNK = 256
 """Messages classified together: large enough to vectorise, small enough to keep memory flat."""

@@ -36,7 +36,7 @@ def corpus_build(data_dir: Path, out: Path) -> dict:
 
 def classify_text(text: str, subject: str = "", model: str | None = None, top: int = 8) -> dict:
     """Label one text; returns the ``Classification`` as a dict."""
-    from .triage import Classifier
+    from .predict import Classifier
 
     return Classifier.load(model).classify(text, subject=subject, top=top).to_dict()
 

@@ -58,7 +58,7 @@ from .events import Event
 from .model import DEFAULT_MODEL, model_dir
 from .policy import Policy, load_policy
 from .sources import CsvColumns, FormatError, Unreadable, check_format, detect_format, iter_records
-from .triage import Classifier
+from .predict import Classifier
 from .writers import open_writer
 
 log = logging.getLogger("classifier")

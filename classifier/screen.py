@@ -38,7 +38,8 @@ from .relearn import Example
 from .signals import deposit_kind
 from .sources import Unreadable, iter_records, parsed
 from .standing import standing
-from .triage import CUE_WORDS, Classification, Triage, assess_classified
+from .predict import CUE_WORDS
+from .triage import Classification, Triage, assess_classified
 
 TEXT_CHARS = 20_000
 """The screen keeps this much of each message's text: every real ask fits, a huge newsletter is cut."""

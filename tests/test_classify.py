@@ -6,7 +6,7 @@ import pytest
 
 from classifier.cli import main
 from classifier.labels import LABELS, check_action, check_label
-from classifier.triage import Classifier
+from classifier.predict import Classifier
 
 PLAIN = {
     "cold_pitch": ("Exclusive for your readers: our new budgeting app",
@@ -109,7 +109,7 @@ def test_to_dict_holds_every_field_and_copies_them():
 
 
 def test_features_walked_step_by_step_equal_the_pipelines():
-    from classifier.triage import Classifier
+    from classifier.predict import Classifier
     from classifier.text import model_input
 
     classifier = Classifier.load()
