@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
-from itertools import chain, repeat
+from itertools import chain
 
 import numpy as np
 import scipy.sparse as sp
@@ -139,10 +139,6 @@ def count_rule_matches(words: list[str]) -> dict[str, int]:
 
 CACHE_LIMIT = 200_000
 """Entries each per-process cache below keeps before it starts again (a few tens of MB at most)."""
-
-
-_MISSING = -1
-"""What a vocabulary lookup gives for a term it lacks (never an index)."""
 
 
 def _bounded(cache: dict) -> dict:
@@ -385,29 +381,16 @@ class CompactTfidfVectorizer(TfidfVectorizer):
 
     def _word_counts(self, documents: list[str]) -> sp.csr_matrix:
         """Counts of the word n-grams (scikit-learn's _word_ngrams: tokens joined by one space)."""
-        min_n, max_n = self.ngram_range
-        by_tuple = self._ngram_tuples()
+        vocabulary, (min_n, max_n) = self.vocabulary_, self.ngram_range
         columns: list[int] = []
         indptr = [0]
         for document in documents:
             words = document.split()  # what token_pattern \S+ finds (tests compare)
             for n in range(min_n, max_n + 1):
-                grams = words if n == 1 else zip(*(words[i:] for i in range(n)))  # no joined strings to build
-                columns.extend(filter(_MISSING.__ne__, map(by_tuple[n].get, grams, repeat(_MISSING))))
+                grams = words if n == 1 else map(" ".join, zip(*(words[i:] for i in range(n))))
+                columns.extend(index for index in map(vocabulary.get, grams) if index is not None)
             indptr.append(len(columns))
         return self._csr_counts(np.asarray(columns, dtype=np.int32), indptr, len(documents))
-
-    def _ngram_tuples(self) -> dict[int, dict]:
-        """n -> the vocabulary's n-grams keyed by their words as a tuple (unigrams by the word itself),
-        made once per process: a term "a b" is the pair ("a", "b"), since no token holds a space."""
-        found = self.__dict__.get("_ngram_tuple_index")
-        if found is None:
-            found = {n: {} for n in range(self.ngram_range[0], self.ngram_range[1] + 1)}
-            for term, index in self.vocabulary_.items():
-                words = term.split(" ")
-                found.setdefault(len(words), {})[words[0] if len(words) == 1 else tuple(words)] = index
-            self.__dict__["_ngram_tuple_index"] = found
-        return found
 
     def _char_wb_counts(self, documents: list[str]) -> sp.csr_matrix:
         cache = self.__dict__.setdefault("_ngram_index_cache", {})
@@ -448,8 +431,7 @@ class CompactTfidfVectorizer(TfidfVectorizer):
 
     def __getstate__(self):
         state = dict(super().__getstate__())
-        state.pop("_ngram_index_cache", None)  # per-process caches, not model state
-        state.pop("_ngram_tuple_index", None)
+        state.pop("_ngram_index_cache", None)  # a per-process cache, not model state
         state.pop("stop_words_", None)
         vocabulary = state.pop("vocabulary_", None)
         if vocabulary is not None:
