@@ -229,7 +229,8 @@ class Timeline:
         self.deposit_helps = np.array([d.kind in HELP_KINDS for d in deposits], dtype=bool)
 
         asks = [self.events[i] for i in self.ask_at]
-        self.ask_micros = np.array([_micros(a.date) for a in asks], dtype=np.int64)
+        self.ask_micros_list = [_micros(a.date) for a in asks]
+        self.ask_micros = np.array(self.ask_micros_list, dtype=np.int64)
         window = timedelta(days=policy.repeat_window_days)
         ask_dates, costs, base = [a.date for a in asks], {}, []
         for i, a in enumerate(asks):
@@ -244,8 +245,6 @@ class Timeline:
     def tally(self, end: int, at: datetime, history: list[tuple[datetime, float]] | None = None) -> Standing:
         """Standing at ``at`` from the first ``end`` events (none of them after ``at``); ``history``
         becomes its balance-over-time list (empty when None)."""
-        import numpy as np
-
         policy, events, floor = self.policy, self.events, self.policy.long_term_floor
         deposits = bisect.bisect_left(self.deposit_at, end)
         asks = bisect.bisect_left(self.ask_at, end)
@@ -257,23 +256,11 @@ class Timeline:
         # sender's first deposit or vouch is part of a burst.
         first_gave = min(([events[self.deposit_at[0]].date] if deposits else []) + [v.date for v in vouches[:1]],
                          default=None)
-        ages = _days(at_micros - self.deposit_micros[:deposits])
-        credit = self.deposit_base[:deposits] * _kept(ages, policy.deposit_half_life_days, floor)
-        recent = self.deposit_helps[:deposits] & (ages < policy.recent_days)
-        credit = np.where(recent, credit * policy.recent_help_multiplier, credit)
-        in_burst = np.zeros(deposits, dtype=bool)
-        if first_gave is not None:
-            burst_end = _micros(first_gave + timedelta(days=policy.burst_window_days))
-            ask_times = np.append(self.ask_micros[:asks], at_micros)
-            # the first ask on or after each deposit (``at`` itself when none came after it)
-            following = ask_times[np.searchsorted(ask_times, self.deposit_micros[:deposits], side="left")]
-            in_burst = following < burst_end
-            credit = np.where(in_burst, credit * policy.burst_factor, credit)
+        credit, recent, in_burst = self._credit(deposits, asks, at_micros, first_gave)
         vouch = [v.weight * policy.vouch_credit * _kept_one(_age_days(at, v.date), policy.deposit_half_life_days, floor)
                  for v in vouches]
 
-        ask_ages = _days(at_micros - self.ask_micros[:asks])
-        debit = (self.ask_base[:asks] * _kept(ask_ages, policy.withdrawal_half_life_days, floor)).tolist()
+        debit = self._debit(asks, at_micros)
         for f in favours:
             # The mirror of a `helped` deposit, so it is treated the same way (recent ones weigh more), and
             # then costs withdrawal_multiplier times as much: earned slowly, spent quickly.
@@ -281,7 +268,6 @@ class Timeline:
             multiplier = policy.recent_help_multiplier if age < policy.recent_days else 1.0
             debit.append(f.weight * policy.withdrawal_multiplier * policy.deposit_weight["helped"] * multiplier
                          * _kept_one(age, policy.withdrawal_half_life_days, floor))
-        credit = credit.tolist()
         window = timedelta(days=policy.repeat_window_days) // _MICROSECOND
         return Standing(
             # fsum: one correctly rounded sum, so adding a deposit can never lower the balance by rounding.
@@ -289,13 +275,14 @@ class Timeline:
             deposits=math.fsum(credit),
             withdrawals=math.fsum(debit),
             vouch_credit=math.fsum(vouch),
-            recent_help=int(np.count_nonzero(recent)),
+            recent_help=recent,
             vouched=len(vouches),
             asks=asks,
-            asks_in_window=int(np.count_nonzero(at_micros - self.ask_micros[:asks] < window)),
+            # asks less than a window before ``at``: the dates are sorted, so a bisection counts them
+            asks_in_window=asks - bisect.bisect_right(self.ask_micros_list, at_micros - window, 0, asks),
             declined_count=bisect.bisect_left(self.declined_at, end),
             favours=len(favours),
-            burst_discounted=int(np.count_nonzero(in_burst)),
+            burst_discounted=in_burst,
             gave=self._gave(deposits),
             first_seen=events[0].date if end else None,
             first_ask=events[self.ask_at[0]].date if asks else None,
@@ -303,6 +290,38 @@ class Timeline:
             at=at,
             history=[] if history is None else history,
         )
+
+    def _credit(self, deposits: int, asks: int, at_micros: int, first_gave: datetime | None,
+                ) -> tuple[list[float], int, int]:
+        """What the first ``deposits`` deposits are worth at ``at_micros``, how many of them are recent
+        help, and how many were counted at the burst factor."""
+        import numpy as np
+
+        if not deposits:  # someone who only asked: no array work
+            return [], 0, 0
+        policy = self.policy
+        ages = _days(at_micros - self.deposit_micros[:deposits])
+        credit = self.deposit_base[:deposits] * _kept(ages, policy.deposit_half_life_days, policy.long_term_floor)
+        recent = self.deposit_helps[:deposits] & (ages < policy.recent_days)
+        credit = np.where(recent, credit * policy.recent_help_multiplier, credit)
+        in_burst = 0
+        if first_gave is not None:
+            burst_end = _micros(first_gave + timedelta(days=policy.burst_window_days))
+            ask_times = np.append(self.ask_micros[:asks], at_micros)
+            # the first ask on or after each deposit (``at`` itself when none came after it)
+            following = ask_times[np.searchsorted(ask_times, self.deposit_micros[:deposits], side="left")]
+            bursting = following < burst_end
+            credit = np.where(bursting, credit * policy.burst_factor, credit)
+            in_burst = int(np.count_nonzero(bursting))
+        return credit.tolist(), int(np.count_nonzero(recent)), in_burst
+
+    def _debit(self, asks: int, at_micros: int) -> list[float]:
+        """What the first ``asks`` asks cost at ``at_micros``."""
+        if not asks:
+            return []
+        ask_ages = _days(at_micros - self.ask_micros[:asks])
+        return (self.ask_base[:asks] * _kept(ask_ages, self.policy.withdrawal_half_life_days,
+                                             self.policy.long_term_floor)).tolist()
 
     def _gave(self, deposits: int) -> dict[str, int]:
         """Counts by kind of the first ``deposits`` deposits, most frequent first, ties in the order each
