@@ -19,11 +19,13 @@ with that sender's events. Output keeps the input order.
 from __future__ import annotations
 
 import bisect
+import gc
 import json
 import sqlite3
 import tempfile
 from collections import Counter, deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from datetime import datetime, timezone
@@ -155,6 +157,26 @@ def _init_worker(options: ScoreOptions, me: frozenset[str]) -> None:
     except Exception as error:  # noqa: BLE001 - re-raised by the first task, in the main process
         _worker["error"] = error
     _worker["me"] = me
+    gc.freeze()  # the model and the libraries stay for the worker's life: the collector need not scan them
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)
+
+
+COLLECTOR_THRESHOLDS = (50_000, 50, 100)
+"""The cyclic garbage collector's thresholds while scoring. Scoring allocates many short-lived objects per
+message; at Python's default (700, 10, 10) the collector ran thousands of times per job, each time
+rescanning the caches, 5% of the CPU time. Messages make little cyclic garbage, so collecting less
+often costs little memory."""
+
+
+@contextmanager
+def _fewer_collections():
+    """COLLECTOR_THRESHOLDS for the duration, then the caller's own (a pool's workers keep them)."""
+    saved = gc.get_threshold()
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
 
 
 def _worker_triage() -> Triage:
@@ -474,7 +496,7 @@ def score(options: ScoreOptions, progress=None) -> Summary:
     try:
         triage = None if workers.pool else Triage.load(options.model, options.policy, options.ledger,
                                                          options.history)
-        with tempfile.TemporaryDirectory(prefix="triage-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="triage-") as tmp, _fewer_collections():
             history = ExportHistory(Path(tmp) / "history.db")
             try:
                 spool = Path(tmp) / "spool.jsonl"

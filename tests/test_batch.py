@@ -222,10 +222,17 @@ def test_sample_the_third_campaign_mail_in_twelve_days_is_declined(sample_rows):
 
 
 def test_progress_reports_each_stage_with_an_estimated_then_exact_total(tmp_path):
-    calls = []
+    import gc
+
+    from classifier.batch import COLLECTOR_THRESHOLDS
+
+    calls, thresholds = [], gc.get_threshold()
     summary = score(ScoreOptions(inputs=[str(SAMPLE / "inbox.mbox")], output=str(tmp_path / "out.jsonl"),
                                  history=str(SAMPLE / "history.jsonl")),
-                    progress=lambda stage, n, total: calls.append((stage, n, total)))
+                    progress=lambda stage, n, total: calls.append((stage, n, total, gc.get_threshold())))
+    # scoring in this process collects garbage less often, and gives the caller its own thresholds back
+    assert {c[3] for c in calls} == {COLLECTOR_THRESHOLDS} != {thresholds} and gc.get_threshold() == thresholds
+    calls = [c[:3] for c in calls]
     messages = len(mailbox.mbox(str(SAMPLE / "inbox.mbox")))
     reading = [c for c in calls if c[0] == "reading"]
     weighing = [c for c in calls if c[0] == "weighing"]
