@@ -139,3 +139,51 @@ def test_a_truncated_mbox_still_yields_what_it_holds(tmp_path):
     path.write_bytes(data[: len(data) - 30])
     messages = [m for m in iter_messages(path) if not isinstance(m, Unreadable)]
     assert len(messages) == len(MESSAGES)
+
+
+# ---------------------------------------------------------------- the block splitter equals the line-by-line one
+
+import io as _io
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from classifier.sources import RawMail, Unreadable, _split_mbox
+
+
+def _split_mbox_by_lines(stream, name):
+    """The first splitter, line by line, kept as the reference: (raw bytes or the reason, origin) per record."""
+    def message(lines, index):
+        raw = b"".join(line[1:] if line.startswith(b">From ") else line for line in lines)
+        return (raw if raw.strip() else "empty message", f"{name}#{index}")
+
+    index, lines, previous_blank, out = 0, [], True, []
+    for line in stream:
+        if line.startswith(b"From ") and previous_blank and lines:
+            out.append(message(lines, index))
+            index, lines = index + 1, []
+            previous_blank = False
+            continue
+        if line.startswith(b"From ") and not lines:
+            previous_blank = False
+            continue
+        lines.append(line)
+        previous_blank = line in (b"\n", b"\r\n")
+    if lines:
+        out.append(message(lines, index))
+    return out
+
+
+_LINES = [b"From a@b Mon\n", b"From \n", b">From b\n", b">>From c\n", b"\n", b"\r\n", b"text\n", b"x\r\n",
+          b"From", b"abc From d\n", b" From e\n", b"\rFrom f\n", b">From", b"From g"]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(_LINES), max_size=14), st.integers(1, 9))
+def test_the_block_splitter_equals_the_line_splitter(lines, block):
+    data = b"".join(lines)
+    expected = _split_mbox_by_lines(_io.BytesIO(data), "m")
+    got = [(r.raw if isinstance(r, RawMail) else r.reason, r.origin)
+           for r in _split_mbox(_io.BytesIO(data), "m", block=block)]
+    assert got == expected
+    assert all(isinstance(r, (RawMail, Unreadable)) for r in _split_mbox(_io.BytesIO(data), "m"))
