@@ -150,6 +150,7 @@ _worker: dict = {}
 
 
 def _init_worker(options: ScoreOptions, me: frozenset[str]) -> None:
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)  # from the start: importing the libraries is most of start-up
     # An initializer that raises makes the pool restart workers for ever; keep the error for the task.
     try:
         # once per process, hash-checked like any load
@@ -158,14 +159,13 @@ def _init_worker(options: ScoreOptions, me: frozenset[str]) -> None:
         _worker["error"] = error
     _worker["me"] = me
     gc.freeze()  # the model and the libraries stay for the worker's life: the collector need not scan them
-    gc.set_threshold(*COLLECTOR_THRESHOLDS)
 
 
 COLLECTOR_THRESHOLDS = (50_000, 50, 100)
 """The cyclic garbage collector's thresholds while scoring. Scoring allocates many short-lived objects per
 message; at Python's default (700, 10, 10) the collector ran thousands of times per job, each time
-rescanning the caches, 5% of the CPU time. Messages make little cyclic garbage, so collecting less
-often costs little memory."""
+rescanning the caches, 5% of the CPU time, and importing the libraries made a worker's start-up a tenth
+slower. Messages make little cyclic garbage, so collecting less often costs little memory."""
 
 
 @contextmanager
