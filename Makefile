@@ -34,7 +34,7 @@ train: setup
 evaluate: setup
 	$(BIN)/triage evaluate
 
-# Speed and memory, numbers in docs/benchmarks.md (about an hour; `bench/run.py --quick` for a few minutes).
+# Speed and memory, numbers in docs/benchmarks.md (about 12 minutes; `bench/run.py --quick` for a few minutes).
 # bogofilter, from Debian, is the comparison; without it that part is skipped.
 bench: setup
 	@command -v bogofilter >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] \

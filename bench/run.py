@@ -1,6 +1,6 @@
 """Every benchmark of docs/benchmarks.md, in one run.
 
-    .venv/bin/python bench/run.py            # the full set (about an hour on 2 cores)
+    .venv/bin/python bench/run.py            # the full set (about 12 minutes on 2 cores)
     .venv/bin/python bench/run.py --quick    # 5,000 messages, fewer repeats: a few minutes
 
 Writes bench/out/results.json (every number, with the machine facts) and bench/out/report.md (the
