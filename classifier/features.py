@@ -34,7 +34,7 @@ _IMPERATIVE_VERBS = [
 
 
 LEXEME_ATTRIBUTES = ("LOWER", "IS_SPACE", "LIKE_URL", "LIKE_EMAIL", "IS_CURRENCY", "LIKE_NUM")
-"""What this module (_normalise_token) and the signals' matcher (LOWER) read of a word."""
+"""What is read of a word: by _normalise_token, and (LOWER) by the signals' phrases."""
 
 
 @lru_cache(maxsize=1)
