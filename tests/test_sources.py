@@ -148,7 +148,7 @@ import io as _io
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from classifier.sources import RawMail, Unreadable, _split_mbox
+from classifier.sources import RawMail, _split_mbox
 
 
 def _split_mbox_by_lines(stream, name):
