@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, repeat
 
 import numpy as np
 import scipy.sparse as sp
@@ -370,7 +370,7 @@ class CompactTfidfVectorizer(TfidfVectorizer):
         plain_input = (fixed_vocab and self.input == "content" and not self.lowercase and self.preprocessor is None
                        and self.strip_accents is None)
         by_words = (self.analyzer == "word" and self.token_pattern == r"\S+" and self.tokenizer is None
-                    and self.stop_words is None)
+                    and self.stop_words is None and 1 <= self.ngram_range[0] <= self.ngram_range[1] <= 2)
         if not (plain_input and (self.analyzer == "char_wb" or by_words)):
             return super()._count_vocab(raw_documents, fixed_vocab)
         documents = list(raw_documents)
@@ -380,17 +380,36 @@ class CompactTfidfVectorizer(TfidfVectorizer):
         return self.vocabulary_, counts(documents)
 
     def _word_counts(self, documents: list[str]) -> sp.csr_matrix:
-        """Counts of the word n-grams (scikit-learn's _word_ngrams: tokens joined by one space)."""
-        vocabulary, (min_n, max_n) = self.vocabulary_, self.ngram_range
-        columns: list[int] = []
-        indptr = [0]
-        for document in documents:
-            words = document.split()  # what token_pattern \S+ finds (tests compare)
-            for n in range(min_n, max_n + 1):
-                grams = words if n == 1 else map(" ".join, zip(*(words[i:] for i in range(n))))
-                columns.extend(index for index in map(vocabulary.get, grams) if index is not None)
-            indptr.append(len(columns))
-        return self._csr_counts(np.asarray(columns, dtype=np.int32), indptr, len(documents))
+        """Counts of the word unigrams and bigrams (scikit-learn's _word_ngrams: tokens joined by one
+        space). Each word is looked up once, as an id in a table of the vocabulary's words; which word
+        pairs are in the vocabulary is then array arithmetic on the ids, with no pair string built."""
+        table = self.__dict__.get("_word_table")
+        if table is None or table.vocabulary is not self.vocabulary_:  # built once per fitted vocabulary
+            table = self.__dict__["_word_table"] = _WordTable(self)
+        split = [document.split() for document in documents]  # what token_pattern \S+ finds (tests compare)
+        words = list(chain.from_iterable(split))
+        ids = np.fromiter(map(table.ids.get, words, repeat(-1)), dtype=np.int64, count=len(words))
+        rows = np.repeat(np.arange(len(documents)), np.fromiter(map(len, split), dtype=np.int64, count=len(split)))
+        found_rows, found_columns = [], []
+        if table.unigrams is not None:
+            columns = table.unigrams[ids]  # id -1, a word in no term, reads the last entry: -1
+            known = columns >= 0
+            found_rows.append(rows[known])
+            found_columns.append(columns[known])
+        if table.pair_codes is not None and len(table.pair_codes):
+            first, second = ids[:-1], ids[1:]
+            paired = (first >= 0) & (second >= 0) & (rows[:-1] == rows[1:])  # both words known, one document
+            codes = first[paired] * len(table.ids) + second[paired]
+            at = np.minimum(np.searchsorted(table.pair_codes, codes), len(table.pair_codes) - 1)
+            hit = table.pair_codes[at] == codes
+            found_rows.append(rows[:-1][paired][hit])
+            found_columns.append(table.pair_columns[at[hit]])
+        found_rows = np.concatenate(found_rows) if found_rows else np.zeros(0, dtype=np.int64)
+        found_columns = np.concatenate(found_columns) if found_columns else np.zeros(0, dtype=np.int64)
+        counts = sp.csr_matrix((np.ones(len(found_rows), dtype=self.dtype), (found_rows, found_columns)),
+                               shape=(len(documents), len(self.vocabulary_)))
+        counts.sum_duplicates()  # merges repeats and sorts the indices, as scikit-learn's matrix is
+        return counts
 
     def _char_wb_counts(self, documents: list[str]) -> sp.csr_matrix:
         cache = self.__dict__.setdefault("_ngram_index_cache", {})
@@ -431,7 +450,8 @@ class CompactTfidfVectorizer(TfidfVectorizer):
 
     def __getstate__(self):
         state = dict(super().__getstate__())
-        state.pop("_ngram_index_cache", None)  # a per-process cache, not model state
+        state.pop("_ngram_index_cache", None)  # per-process caches, not model state
+        state.pop("_word_table", None)
         state.pop("stop_words_", None)
         vocabulary = state.pop("vocabulary_", None)
         if vocabulary is not None:
@@ -446,6 +466,39 @@ class CompactTfidfVectorizer(TfidfVectorizer):
         super().__setstate__(state)
         if terms is not None:
             self.vocabulary_ = {term: index for index, term in enumerate(terms.tobytes().decode("utf-8").split("\n"))}
+
+
+class _WordTable:
+    """A fitted word vectoriser's vocabulary as arrays over word ids, for _word_counts.
+
+    ``ids``: every word of a vocabulary term -> its id; ``unigrams``: id -> the word's own column or -1,
+    with one more entry, -1, that id -1 (a word in no term) reads; ``pair_codes``: the bigram terms as
+    first id * len(ids) + second id, sorted, with their columns in ``pair_columns``. None for an n-gram
+    size outside the vectoriser's range. A term no \\S+ tokens can make (a user's own vocabulary) is left
+    out: it never counts, as in scikit-learn.
+    """
+
+    def __init__(self, vectoriser: TfidfVectorizer):
+        min_n, max_n = vectoriser.ngram_range
+        self.vocabulary = vectoriser.vocabulary_
+        self.ids: dict[str, int] = {}
+        unigrams, pairs = [], []
+        for term, column in vectoriser.vocabulary_.items():
+            words = term.split(" ")
+            if not all(words) or len(words) > 2 or words != term.split():
+                continue
+            ids = [self.ids.setdefault(word, len(self.ids)) for word in words]
+            (unigrams if len(ids) == 1 else pairs).append((*ids, column))
+        self.unigrams = self.pair_codes = self.pair_columns = None
+        if min_n == 1:
+            self.unigrams = np.full(len(self.ids) + 1, -1, dtype=np.int64)
+            for word_id, column in unigrams:
+                self.unigrams[word_id] = column
+        if max_n == 2:
+            codes = np.array([first * len(self.ids) + second for first, second, _ in pairs], dtype=np.int64)
+            order = np.argsort(codes)
+            self.pair_codes = codes[order]
+            self.pair_columns = np.array([column for *_, column in pairs], dtype=np.int64)[order]
 
 
 def _as_list(X) -> list:

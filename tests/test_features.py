@@ -246,3 +246,26 @@ def test_tfidf_transform_equals_scikit_learns_for_both_vectorisers():
             plain = TfidfVectorizer.transform(vectoriser, batch)
             assert type(fast) is type(plain) and fast.dtype == plain.dtype and fast.shape == plain.shape, name
             assert fast.has_sorted_indices and (fast != plain).nnz == 0, name
+
+
+@pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2), (2, 2), (1, 3)])
+def test_word_counts_equal_scikit_learns_for_any_ngram_range_and_after_a_refit(ngram_range):
+    texts = [F.normalise_text(text) for text in _corpus_texts(300, seed=5)]
+    vectoriser = F.CompactTfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=ngram_range)
+    for part in (texts[:150], texts[150:]):  # the second fit makes a new vocabulary: no stale word table
+        vectoriser.fit(part)
+        documents = texts + ["", "one", "a  b\tc"]
+        _, fast = vectoriser._count_vocab(documents, fixed_vocab=True)
+        _, plain = TfidfVectorizer._count_vocab(vectoriser, documents, fixed_vocab=True)
+        assert fast.shape == plain.shape and fast.has_sorted_indices and (fast != plain).nnz == 0
+    assert "_word_table" not in vectoriser.__getstate__()
+
+
+def test_word_counts_skip_vocabulary_terms_no_tokens_can_make():
+    terms = ["a", "b", "a b", "a  b", " a", "b ", "a b c", "x\u2003y", "b a"]
+    vectoriser = F.CompactTfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=(1, 2),
+                                          vocabulary=terms).fit(["a"])
+    documents = ["a b a b", "b a", "x\u2003y a", "", "c"]
+    _, fast = vectoriser._count_vocab(documents, fixed_vocab=True)
+    _, plain = TfidfVectorizer._count_vocab(vectoriser, documents, fixed_vocab=True)
+    assert (fast != plain).nnz == 0 and fast.toarray()[0].tolist() == [2, 2, 2, 0, 0, 0, 0, 0, 1]
