@@ -42,7 +42,9 @@ _SIGNATURE_START = re.compile(
 )
 _QUOTED_LINE = re.compile(r"^[ \t]*>.*$\n?", re.MULTILINE)
 _HTML_TAG = re.compile(r"<[^>\n]{1,400}>")
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+# A run of spaces becomes one plain space. A lone plain space is not matched, rather than replaced by
+# itself: that was a substitution per word (tests check the output is the same).
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]{2,}|[\t\u00a0\u2000-\u200b\u202f\u205f\u3000]")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 # Characters that carry no text: control characters (but newline and tab), byte-order marks.
 _INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufeff\u200e\u200f]")

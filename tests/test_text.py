@@ -1,3 +1,9 @@
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from classifier import text as text_module
 from classifier.text import author_zone, clean, model_input, zone
 
 
@@ -51,3 +57,13 @@ def test_model_input_keeps_subject_on_one_line_and_zone_cleans_both():
 def test_zone_caps_a_huge_body():
     text = model_input("", "word " * 200_000)
     assert len(zone(text)) < 10_000
+
+
+_SPACE_RUN = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["a", "b", " ", "\t", "\n", "\u00a0", "\u2003", "\u200b", "\u3000", "é"])))
+def test_clean_collapses_space_runs_as_one_substitution_per_run_would(text):
+    # clean() leaves a lone plain space unmatched; collapsing every run, lone spaces too, is the reference
+    assert text_module._SPACES.sub(" ", text) == _SPACE_RUN.sub(" ", text)
