@@ -129,6 +129,7 @@ def machine_facts() -> dict:
         "nproc": os.cpu_count(), "cpu_model": model, "cpu_mhz": mhz,
         "avx512": "avx512f" in flags, "memory_gb": round(int(meminfo) / 1024 / 1024, 1),
         "kernel": platform.release(), "os": _os_name(), "python": platform.python_version(),
+        "python_executable": os.path.realpath(sys.executable),
         "libraries": libraries, "thread_pools": pools,
         "environment": {name: os.environ.get(name) for name in THREAD_VARIABLES},
         "bogofilter": bogo_version, "git": git, "classifier_sources_sha256": digest.hexdigest()[:16],
@@ -290,7 +291,8 @@ def report(results: dict) -> str:
              f"- {facts['date']}, {'quick' if results['quick'] else 'full'} run",
              f"- {facts['nproc']} CPUs: {facts['cpu_model']} ({facts['cpu_mhz']} MHz, AVX-512: {facts['avx512']}), "
              f"{facts['memory_gb']} GB, {facts['os']}, kernel {facts['kernel']}",
-             f"- Python {facts['python']}; " + ", ".join(f"{k} {v}" for k, v in facts["libraries"].items()),
+             f"- Python {facts['python']} ({facts.get('python_executable', 'interpreter not recorded')}); "
+             + ", ".join(f"{k} {v}" for k, v in facts["libraries"].items()),
              f"- BLAS/OpenMP pools: " + "; ".join(f"{p['internal_api']} {p.get('version') or ''} "
                                                   f"{p['num_threads']} threads" for p in facts["thread_pools"]
                                                   if isinstance(p, dict)),
