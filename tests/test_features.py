@@ -269,3 +269,28 @@ def test_word_counts_skip_vocabulary_terms_no_tokens_can_make():
     _, fast = vectoriser._count_vocab(documents, fixed_vocab=True)
     _, plain = TfidfVectorizer._count_vocab(vectoriser, documents, fixed_vocab=True)
     assert (fast != plain).nnz == 0 and fast.toarray()[0].tolist() == [2, 2, 2, 0, 0, 0, 0, 0, 1]
+
+
+def _tokenizer_words(chunk: str) -> list[str]:
+    return [token.text for token in _full_nlp().tokenizer(chunk)]
+
+
+def test_a_word_of_ascii_letters_is_one_token_unless_it_is_a_special_case():
+    # What _tokenise_chunks relies on to skip the tokenizer for such words.
+    specials = set(_full_nlp().tokenizer.rules)
+    assert {"gonna", "Im", "cannot"} <= specials and F._special_cases() == frozenset(specials)
+    words = {chunk for text in _corpus_texts(3000, seed=4) for chunk in text.split() if F._LETTERS.fullmatch(chunk)}
+    assert len(words) > 3000
+    for word in sorted(words - specials):
+        assert _tokenizer_words(word) == [word]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=30))
+def test_random_ascii_words_tokenise_alone_or_by_the_special_cases(word):
+    if word not in F._special_cases():
+        assert _tokenizer_words(word) == [word]
+    # and the shortcut gives what the tokenizer gives, special case or not
+    normalised, lowered = F._tokenise_chunks([word])
+    assert normalised[word] == _plain_normalise(word)
+    assert lowered[word] == " ".join(token.lower_ for token in _full_nlp().tokenizer(word))
