@@ -1,7 +1,7 @@
 # The two quick-start commands are `make demo` and `make test`; both set up .venv first.
 # The interpreter .venv is made with: the distribution's Python 3.11 when it can make a venv, else
 # python3. Distributions build theirs with profile-guided and link-time optimisation, which pyenv and
-# a plain source build do not: the batch job took an eighth less CPU time on Debian's here
+# a plain source build do not: the batch job took about 11% less CPU time on Debian's here
 # (docs/benchmarks.md). `make PYTHON=...` chooses another; `make clean` first to remake .venv.
 SYSTEM_PYTHON := $(shell /usr/bin/python3.11 -c "import ensurepip, venv" >/dev/null 2>&1 && echo /usr/bin/python3.11)
 PYTHON ?= $(or $(SYSTEM_PYTHON),python3)
