@@ -434,7 +434,11 @@ class CompactTfidfVectorizer(TfidfVectorizer):
         return counts
 
     def _char_wb_counts(self, documents: list[str]) -> sp.csr_matrix:
-        cache = self.__dict__.setdefault("_ngram_index_cache", {})
+        cache = self.__dict__.get("_ngram_index_cache")
+        if cache is None or self.__dict__.get("_ngram_index_vocabulary") is not self.vocabulary_:
+            # a word's indices belong to one fitted vocabulary: a refit starts the cache again
+            cache = self.__dict__["_ngram_index_cache"] = {}
+            self.__dict__["_ngram_index_vocabulary"] = self.vocabulary_
         pieces: list[bytes] = []
         indptr, size = [0], 0
         for document in documents:
@@ -473,6 +477,7 @@ class CompactTfidfVectorizer(TfidfVectorizer):
     def __getstate__(self):
         state = dict(super().__getstate__())
         state.pop("_ngram_index_cache", None)  # per-process caches, not model state
+        state.pop("_ngram_index_vocabulary", None)
         state.pop("_word_table", None)
         state.pop("stop_words_", None)
         vocabulary = state.pop("vocabulary_", None)

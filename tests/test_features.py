@@ -294,3 +294,15 @@ def test_random_ascii_words_tokenise_alone_or_by_the_special_cases(word):
     normalised, lowered = F._tokenise_chunks([word])
     assert normalised[word] == _plain_normalise(word)
     assert lowered[word] == " ".join(token.lower_ for token in _full_nlp().tokenizer(word))
+
+
+def test_char_counts_equal_scikit_learns_after_a_refit():
+    # the per-word cache of character n-gram indices belongs to one vocabulary
+    vectoriser = F.CompactTfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), lowercase=False)
+    documents = ["alpha delta zeta", "beta  theta", ""]
+    for corpus in (["alpha beta gamma", "delta epsilon"], ["zeta eta theta alpha", "iota kappa"]):
+        vectoriser.fit(corpus)
+        _, fast = vectoriser._count_vocab(documents, fixed_vocab=True)
+        _, plain = TfidfVectorizer._count_vocab(vectoriser, documents, fixed_vocab=True)
+        assert fast.shape == plain.shape and (fast != plain).nnz == 0
+    assert "_ngram_index_vocabulary" not in vectoriser.__getstate__()
