@@ -387,7 +387,8 @@ class CompactTfidfVectorizer(TfidfVectorizer):
         # Serving a fitted vectoriser of the model's two kinds, the counts are built from index lists:
         # - char_wb: a word's n-grams never depend on its neighbours, so each word's vocabulary indices
         #   are computed once per process and a document's counts are their concatenation;
-        # - words split on whitespace: each n-gram is looked up once, with no per-document dict.
+        # - words split on whitespace: each word is looked up once in a table of the vocabulary's
+        #   words (_WordTable), and which pairs are bigram features is array arithmetic on the ids.
         # Same matrix as scikit-learn's (tests compare them), a fraction of the time.
         plain_input = (fixed_vocab and self.input == "content" and not self.lowercase and self.preprocessor is None
                        and self.strip_accents is None)
