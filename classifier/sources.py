@@ -26,6 +26,7 @@ OUTLOOK_COLUMNS = {"subject": "Subject", "text": "Body", "sender": "From: (Addre
 """Outlook's "Export to a file > Comma Separated Values" columns; the export has no date column."""
 
 csv.field_size_limit(16 * 1024 * 1024)  # a real mail body in one CSV cell can be megabytes
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -324,6 +325,10 @@ def _iter_jsonl(stream, name: str) -> Iterator[Message | Unreadable]:
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             yield Unreadable(origin, f"not JSON: {error}")
             continue
+        repaired = False
+        if b"\\u" in line:  # only an escape makes a lone surrogate
+            cleaned = _replace_lone_surrogates(row)
+            repaired, row = cleaned != row, cleaned
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):
             yield Unreadable(origin, "expected an object with a string 'text'")
             continue
@@ -336,6 +341,20 @@ def _iter_jsonl(stream, name: str) -> Iterator[Message | Unreadable]:
         message.date = parse_date(str(row["date"])) if row.get("date") else None
         if row.get("date") and message.date is None:
             message.flag("bad_date")
+        if repaired:
+            message.flag("lone_surrogates")
         folders = row.get("folders") or ([row["folder"]] if row.get("folder") else [])
         message.folders = [str(f) for f in folders]
         yield message
+
+
+def _replace_lone_surrogates(value):
+    """``value`` with U+FFFD for each half of a UTF-16 pair standing alone. JSON can escape one
+    ("\\ud800"); no UTF-8 text can hold it, so it would stop the run when the row is written."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_replace_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_replace_lone_surrogates(key): _replace_lone_surrogates(item) for key, item in value.items()}
+    return value

@@ -166,6 +166,17 @@ def test_malformed_messages_are_scored_and_flagged_and_the_run_goes_on(tmp_path,
     assert {"nul_bytes", "html_only"} <= flags or {"unknown_charset", "html_only"} <= flags
 
 
+def test_a_jsonl_message_with_an_escaped_lone_surrogate_is_scored_not_fatal(tmp_path):
+    # "\ud800" is valid JSON but no UTF-8 output can hold it: the run stopped when writing the row.
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"id": "s1", "sender": "a@example.com", "date": "2026-01-01T09:00:00+00:00", '
+                    '"subject": "hi \\ud800", "text": "Could you share my launch post? \\udc80"}\n', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert main(["score", str(path), "-o", str(out), "--jobs", "1", "--quiet"]) == 0
+    [row] = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert row["subject"] == "hi \ufffd" and "lone_surrogates" in row["flags"]
+
+
 def test_a_missing_file_or_unknown_format_is_a_one_line_error_with_exit_2(tmp_path, capsys):
     assert main(["score", str(tmp_path / "missing.mbox"), "--quiet"]) == 2
     err = capsys.readouterr().err

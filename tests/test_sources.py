@@ -187,3 +187,15 @@ def test_the_block_splitter_equals_the_line_splitter(lines, block):
            for r in _split_mbox(_io.BytesIO(data), "m", block=block)]
     assert got == expected
     assert all(isinstance(r, (RawMail, Unreadable)) for r in _split_mbox(_io.BytesIO(data), "m"))
+
+
+def test_a_lone_surrogate_escaped_in_jsonl_becomes_a_replacement_character_and_is_flagged(tmp_path):
+    # JSON can escape half of a UTF-16 pair; no UTF-8 output can hold it (it used to stop the run).
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"id": "a", "subject": "hi \\ud800 there", "text": "share this? \\udc80", '
+                    '"folders": ["x\\udfff"]}\n'
+                    '{"id": "b", "text": "a pair is one character: \\ud83d\\ude00"}\n', encoding="utf-8")
+    first, second = iter_messages(path)
+    assert (first.subject, first.text, first.folders) == ("hi \ufffd there", "share this? \ufffd", ["x\ufffd"])
+    assert "lone_surrogates" in first.flags
+    assert second.text == "a pair is one character: \U0001F600" and "lone_surrogates" not in second.flags
