@@ -20,24 +20,27 @@ from __future__ import annotations
 
 import bisect
 import gc
-import json
 import sqlite3
 import tempfile
+import threading
 from collections import Counter, deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from datetime import datetime, timezone
-from itertools import islice
+from itertools import chain, islice
 from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
+
+import orjson
 
 from .signals import answer_intent, deposit_kind
 from .events import Event
 from .labels import ASK_LABELS, LABELS
 from .message import Message
+from .parse_ahead import ParseAhead, ParsedChunk, records_after
 from .policy import Policy
 from .sources import CsvColumns, FormatError, RawMail, Unreadable, iter_records, parsed
 from .text import model_input
@@ -140,16 +143,24 @@ def content_stage(records: list, classifier: Classifier, me: frozenset[str] = fr
 
 
 def spooled(rows: list) -> list:
-    """Content rows as stage 1 hands them on: (history values, the row as one JSON line), Unreadable
-    passed through. Done where the rows are made, so that a pool's workers do it, not the main process."""
-    return [row if isinstance(row, Unreadable) else (history_values(row), json.dumps(row, ensure_ascii=False))
-            for row in rows]
+    """Content rows as stage 1 hands them on: (history values, the row as one line of JSON in UTF-8),
+    Unreadable passed through. Done where the rows are made, so that a pool's workers do it, not the
+    main process. orjson, not json: the spool is written and read back once per message, and the
+    stdlib's encoder and decoder took about 3% of a batch (json.loads gives back the same values)."""
+    return [row if isinstance(row, Unreadable) else (history_values(row), orjson.dumps(row)) for row in rows]
 
 
 _worker: dict = {}
 
 
+def _init_forked_worker(triage: Triage, me: frozenset[str]) -> None:
+    """A worker forked from the process that loaded the model: it has it already."""
+    _worker["triage"], _worker["me"] = triage, me
+    gc.freeze()  # inherited objects stay out of the collector's scans, so their pages stay shared
+
+
 def _init_worker(options: ScoreOptions, me: frozenset[str]) -> None:
+    """A worker started afresh (spawned): it loads the model itself."""
     gc.set_threshold(*COLLECTOR_THRESHOLDS)  # from the start: importing the libraries is most of start-up
     # An initializer that raises makes the pool restart workers for ever; keep the error for the task.
     try:
@@ -185,11 +196,13 @@ def _worker_triage() -> Triage:
     return _worker["triage"]
 
 
-def _content_chunk(records: list) -> list:
+def _content_chunk(records: list | ParsedChunk) -> list:
+    if isinstance(records, ParsedChunk):
+        records = records.load()
     return spooled(content_stage(records, _worker_triage().classifier, _worker["me"]))
 
 
-def _relate_chunk(lines: list[str], history_path: str, me: frozenset[str], fmt: str) -> list:
+def _relate_chunk(lines: list[bytes], history_path: str, me: frozenset[str], fmt: str) -> list:
     history = _worker.get("history")
     if history is None or history.path != history_path:
         history = _worker["history"] = ExportHistory(history_path, read_only=True)
@@ -202,16 +215,35 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-class _Workers:
-    """Runs a stage's function over chunks, in this process or in a pool of processes, in input order."""
+def can_fork() -> bool:
+    """Whether a pool's workers can be forked from this process: the system has fork, and no other
+    thread runs here (one holding a lock when the process forks would leave the child waiting for it)."""
+    import multiprocessing
 
-    def __init__(self, options: ScoreOptions, me: frozenset[str]):
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+class _Workers:
+    """Runs a stage's function over chunks, in this process or in a pool of processes, in input order.
+
+    With ``triage`` (the model this process loaded) the workers are forked from this process and start
+    with it; without, each worker starts afresh and loads the model itself: seconds of imports each."""
+
+    def __init__(self, options: ScoreOptions, me: frozenset[str], triage: Triage | None = None):
         self.pool, self.jobs = None, options.jobs
         if options.jobs > 1:
             import multiprocessing
 
-            self.pool = multiprocessing.get_context("spawn").Pool(options.jobs, initializer=_init_worker,
-                                                                  initargs=(options, me))
+            if triage is not None:
+                gc.freeze()  # before the fork: see _init_forked_worker
+                try:
+                    self.pool = multiprocessing.get_context("fork").Pool(
+                        options.jobs, initializer=_init_forked_worker, initargs=(triage, me))
+                finally:
+                    gc.unfreeze()
+            else:
+                self.pool = multiprocessing.get_context("spawn").Pool(options.jobs, initializer=_init_worker,
+                                                                      initargs=(options, me))
 
     def map(self, here, there, chunks: Iterable[list], *args) -> Iterator[tuple[int, list]]:
         """(items in the chunk, results) per chunk, in input order: ``here(chunk)`` in this process, or
@@ -490,44 +522,60 @@ def score(options: ScoreOptions, progress=None) -> Summary:
             raise FormatError(f"no such file or folder: {source}")
     summary = Summary()
     given_me = frozenset(address.strip().lower() for address in options.me)
-    # A pool's workers load the model and do all the scoring; they start first, so that their start-up
-    # overlaps the reading. Without a pool, this process loads the model.
-    workers = _Workers(options, given_me)
-    try:
-        triage = None if workers.pool else Triage.load(options.model, options.policy, options.ledger,
-                                                         options.history)
-        with tempfile.TemporaryDirectory(prefix="triage-") as tmp, _fewer_collections():
+    # Without a pool, this process loads the model and scores. A pool's workers, when they can be forked,
+    # are forked from this process once it has loaded the model, and while it loads, a child process
+    # parses the first messages on another core. Otherwise the workers start afresh and load it each.
+    fork = options.jobs > 1 and can_fork()
+    with tempfile.TemporaryDirectory(prefix="triage-") as tmp, _fewer_collections():
+        ahead = (ParseAhead(options.inputs, options.input_format, options.columns, Path(tmp) / "ahead.pickle", CHUNK)
+                 if fork and "-" not in options.inputs else None)
+        workers = None
+        try:
+            triage = (Triage.load(options.model, options.policy, options.ledger, options.history)
+                      if fork or options.jobs == 1 else None)
+            if fork:
+                triage.classifier.prepare()  # made once here, not once per worker
+            workers = _Workers(options, given_me, triage if fork else None)
+            parsed_ahead = ahead.finish() if ahead else []
             history = ExportHistory(Path(tmp) / "history.db")
             try:
                 spool = Path(tmp) / "spool.jsonl"
-                spooled_rows = _read(options, workers, triage, given_me, history, spool, summary, progress)
+                spooled_rows = _read(options, workers, triage, given_me, history, spool, summary, progress,
+                                     parsed_ahead)
                 summary.me = history.detect_me(options.me)
                 history.build_events(summary.me)
                 _weigh(options, workers, triage, history, spool, spooled_rows, summary, progress)
             finally:
                 history.db.close()
-    finally:
-        workers.close()
+        finally:
+            if ahead is not None:
+                ahead.close()
+            if workers is not None:
+                workers.close()
     return summary
 
 
 def _read(options: ScoreOptions, workers: _Workers, triage: Triage | None, given_me: frozenset[str],
-          history: ExportHistory, spool_path: Path, summary: Summary, progress) -> int:
-    """Stage 1: content rows to the spool, history to the table; returns how many rows were spooled."""
+          history: ExportHistory, spool_path: Path, summary: Summary, progress,
+          parsed_ahead: list[ParsedChunk] = ()) -> int:
+    """Stage 1: content rows to the spool, history to the table; returns how many rows were spooled.
+    ``parsed_ahead``: the export's first records, parsed while the model loaded (see parse_ahead)."""
     records = _iter_all(options.inputs, options.input_format, options.columns)
     content = partial(_content_here, classifier=triage.classifier if triage else None, me=given_me)
     estimate = _TotalEstimate(options.inputs if progress is not None else [])
+    chunks = chain(parsed_ahead, _chunks(records_after(parsed_ahead, records), CHUNK))
     seq = 0
-    with open(spool_path, "w", encoding="utf-8") as spool:
-        for n, rows in workers.map(content, _content_chunk, estimate.chunks(records)):
-            values = []
+    with open(spool_path, "wb") as spool:
+        for n, rows in workers.map(content, _content_chunk, estimate.chunks(chunks)):
+            values, lines = [], []
             for row in rows:
                 if isinstance(row, Unreadable):
                     summary.unreadable.append((row.origin, row.reason))
                     continue
                 values.append((seq, *row[0]))
-                spool.write(row[1] + "\n")
+                lines.append(row[1])
                 seq += 1
+            spool.writelines(line + b"\n" for line in lines)
             history.add_values(values)
             if progress is not None:
                 progress("reading", n, estimate.done(n))
@@ -542,7 +590,7 @@ def _weigh(options: ScoreOptions, workers: _Workers, triage: Triage | None, hist
     The history no longer changes, so its chunks are independent too."""
     me = frozenset(summary.me)
     relate_here = partial(relate_spooled, history=history, triage=triage, me=me, render=renderer(options.format))
-    with open_writer(options.format, options.output) as writer, open(spool_path, encoding="utf-8") as spool:
+    with open_writer(options.format, options.output) as writer, open(spool_path, "rb") as spool:
         for _, results in workers.map(relate_here, _relate_chunk, _chunks(spool, CHUNK), history.path, me,
                                       options.format):
             if progress is not None:
@@ -565,10 +613,11 @@ class _TotalEstimate:
         self.sizes: deque[int] = deque()
         self.read = self.read_bytes = 0
 
-    def chunks(self, records: Iterable) -> Iterator[list]:
-        for chunk in _chunks(records, CHUNK):
+    def chunks(self, chunks: Iterable[list | ParsedChunk]) -> Iterator[list | ParsedChunk]:
+        for chunk in chunks:
             if self.total_bytes:
-                self.sizes.append(sum(len(r.raw) for r in chunk if isinstance(r, RawMail)))
+                self.sizes.append(chunk.raw_bytes if isinstance(chunk, ParsedChunk)
+                                  else sum(len(r.raw) for r in chunk if isinstance(r, RawMail)))
             yield chunk
 
     def done(self, n: int) -> int | None:
@@ -601,13 +650,13 @@ class Outcome(NamedTuple):
     flags: list[str]
 
 
-def relate_spooled(lines: list[str], history: ExportHistory, triage: Triage, me: frozenset[str], render,
+def relate_spooled(lines: list[bytes], history: ExportHistory, triage: Triage, me: frozenset[str], render,
                    ) -> list[tuple[object, object]]:
     """Stage 2 over spooled content rows: (``render(assessment)``, Outcome) per scored message, and
     (None, why) for one not scored by design (the user's own mail, drafts, chats)."""
     results = []
     for line in lines:
-        row = json.loads(line)
+        row = orjson.loads(line)
         if row["role"] is not None or row["sender"] in me:
             results.append((None, row["role"] or "your own message"))
             continue

@@ -43,6 +43,11 @@ class Classifier:
     def load(cls, name_or_path: str | Path | None = None) -> "Classifier":
         return cls(load_model(name_or_path or DEFAULT_MODEL))
 
+    def prepare(self) -> None:
+        """Make now what the first classification makes (spaCy's pipeline, lookup tables of the
+        vocabulary): a process that forks workers makes it once for all of them."""
+        self.classify_many([model_input("", "Could you share this?")])
+
     @property
     def model_id(self) -> str:
         return self.model.model_id

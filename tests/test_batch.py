@@ -6,6 +6,7 @@ import mailbox
 import os
 import subprocess
 import sys
+import time
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -134,6 +135,44 @@ def test_several_processes_give_the_same_output_in_the_same_order(inputs, tmp_pa
     one = _score(tmp_path, messages, history=str(history), jobs=1)
     two = _score(tmp_path, messages, history=str(history), jobs=2)
     assert one == two
+
+
+def _many_messages(path: Path, n: int) -> Path:
+    rows = [dict(message, id=f"{message['id']}-{i}", date=message["date"].replace("2026-03", f"2026-{1 + i % 9:02}"))
+            for i in range(n // len(MESSAGES) + 1) for message in MESSAGES][:n]
+    return _write_jsonl(path, rows)
+
+
+def test_workers_started_afresh_or_forked_after_a_partial_parse_ahead_give_the_same_output(tmp_path, monkeypatch):
+    import classifier.batch as batch
+
+    messages = _many_messages(tmp_path / "many.jsonl", 700)
+    one = _score(tmp_path, messages, jobs=1)
+
+    class StoppedEarly(batch.ParseAhead):  # stopped once its first chunk is written: the rest is read as usual
+        def __init__(self, *args):
+            super().__init__(*args)
+            while not args[3].exists() or args[3].stat().st_size == 0:
+                time.sleep(0.001)
+            self.stopped_with = self.finish()
+
+    started = []
+    monkeypatch.setattr(batch, "ParseAhead", lambda *args: started.append(StoppedEarly(*args)) or started[-1])
+    monkeypatch.setattr(batch, "can_fork", lambda: True)  # (earlier tests may leave tqdm's monitor thread)
+    forked = _score(tmp_path, messages, jobs=2)
+    assert 0 < sum(len(c) for c in started[0].stopped_with) < 700
+    monkeypatch.setattr(batch, "can_fork", lambda: False)
+    spawned = _score(tmp_path, messages, jobs=2)
+    assert len(one) == 700 and forked == one and spawned == one
+
+
+def test_workers_are_not_forked_while_another_thread_runs():
+    # In a fresh process: earlier tests may leave threads (tqdm's monitor) in this one.
+    code = ("import threading; from classifier.batch import can_fork; alone = can_fork(); "
+            "release = threading.Event(); thread = threading.Thread(target=release.wait); thread.start(); "
+            "print(alone, can_fork()); release.set()")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["True", "False"]
 
 
 def _broken_mbox(path: Path) -> Path:
