@@ -172,7 +172,12 @@ _LOWERED: dict[str, str] = {}
 _TOKENISE_AT_ONCE = 10_000
 
 
-_LETTERS = re.compile(r"[A-Za-z]+")
+_ONE_TOKEN = re.compile(r"[A-Za-z]+|[0-9]+")
+"""Chunks spaCy's English tokenizer leaves whole unless they are special cases: no prefix, suffix or
+infix rule matches ASCII letters alone or digits alone (tests check)."""
+_WORD_AND_MARK = re.compile(r"[A-Za-z]+[,;:!?]|[A-Za-z]*[a-z]\.")
+"""A word and one mark, which the tokenizer splits off: ,;:!? always, a full stop after a lower-case
+letter (after a capital it may stay: "A."). Unless the chunk, or the word, is a special case."""
 
 
 @lru_cache(maxsize=1)
@@ -190,20 +195,31 @@ def _tokenise_chunks(chunks: list[str]) -> tuple[dict[str, str], dict[str, str]]
     cases can reach across a single space ("course:) :)x" splits the second smiley), and a newline
     stops that, so each chunk is tokenised as it would be alone, whichever chunks share the call.
 
-    A chunk of ASCII letters that is no special case ("gonna", "Im" are) is one token, itself: it
-    has no prefix, suffix or infix to split off (tests check every such word of the corpus, and
-    random ones). Its lexeme is read straight from the vocabulary, skipping the tokenizer's affix
-    searches, which were most of the cost of a new word.
+    A chunk of ASCII letters or of digits that is no special case ("gonna", "Im" are) is one token,
+    itself, and a word with one mark after it (_WORD_AND_MARK) is two: the tokens of both kinds, half
+    of the new chunks of a batch, are known without the tokenizer's affix searches, which were most of
+    the cost of a new chunk (tests compare with the tokenizer on every such chunk of the corpus, and
+    random ones). Their lexemes are read straight from the vocabulary.
     """
     nlp, normalised, lowered = _nlp(), {}, {}
     specials = _special_cases()
-    words_alone = [chunk for chunk in chunks if chunk not in specials and _LETTERS.fullmatch(chunk)]
-    for chunk in words_alone:
-        lexeme = nlp.vocab[chunk]
-        normalised[chunk] = word = _normalise_token(lexeme)  # the lexeme's attributes, as a token of it reads them
-        lowered[chunk] = word if word == lexeme.lower_ else lexeme.lower_
-    if words_alone:
-        chunks = [chunk for chunk in chunks if chunk not in normalised]
+    left = []
+    for chunk in chunks:
+        if chunk in specials:
+            left.append(chunk)
+        elif _ONE_TOKEN.fullmatch(chunk):
+            lexeme = nlp.vocab[chunk]
+            normalised[chunk] = word = _normalise_token(lexeme)  # the lexeme's attributes, as a token reads them
+            lowered[chunk] = word if word == lexeme.lower_ else lexeme.lower_
+        elif _WORD_AND_MARK.fullmatch(chunk) and chunk[:-1] not in specials:
+            lexemes = (nlp.vocab[chunk[:-1]], nlp.vocab[chunk[-1]])
+            words = [_normalise_token(lexeme) for lexeme in lexemes]  # never None: no whitespace
+            normalised[chunk] = joined = " ".join(words)
+            lower = [lexeme.lower_ for lexeme in lexemes]
+            lowered[chunk] = joined if words == lower else " ".join(lower)
+        else:
+            left.append(chunk)
+    chunks = left
     for start in range(0, len(chunks), _TOKENISE_AT_ONCE):
         group = chunks[start:start + _TOKENISE_AT_ONCE]
         ends, end = [], -1

@@ -275,25 +275,40 @@ def _tokenizer_words(chunk: str) -> list[str]:
     return [token.text for token in _full_nlp().tokenizer(chunk)]
 
 
-def test_a_word_of_ascii_letters_is_one_token_unless_it_is_a_special_case():
-    # What _tokenise_chunks relies on to skip the tokenizer for such words.
+def test_letters_or_digits_are_one_token_and_a_word_with_a_mark_two_unless_special_cases():
+    # What _tokenise_chunks relies on to skip the tokenizer for such chunks.
     specials = set(_full_nlp().tokenizer.rules)
-    assert {"gonna", "Im", "cannot"} <= specials and F._special_cases() == frozenset(specials)
-    words = {chunk for text in _corpus_texts(3000, seed=4) for chunk in text.split() if F._LETTERS.fullmatch(chunk)}
-    assert len(words) > 3000
-    for word in sorted(words - specials):
-        assert _tokenizer_words(word) == [word]
+    assert {"gonna", "Im", "cannot", "Mr.", "a.m."} <= specials and F._special_cases() == frozenset(specials)
+    chunks = {chunk for text in _corpus_texts(3000, seed=4) for chunk in text.split()} - specials
+    alone = {chunk for chunk in chunks if F._ONE_TOKEN.fullmatch(chunk)}
+    marked = {chunk for chunk in chunks if F._WORD_AND_MARK.fullmatch(chunk) and chunk[:-1] not in specials}
+    assert len(alone) > 3000 and len(marked) > 1000 and any(c.endswith(".") for c in marked)
+    assert any(c.isdigit() for c in alone)
+    for chunk in sorted(alone):
+        assert _tokenizer_words(chunk) == [chunk]
+    for chunk in sorted(marked):
+        assert _tokenizer_words(chunk) == [chunk[:-1], chunk[-1]]
 
 
-@settings(max_examples=500, deadline=None)
-@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=30))
-def test_random_ascii_words_tokenise_alone_or_by_the_special_cases(word):
-    if word not in F._special_cases():
-        assert _tokenizer_words(word) == [word]
-    # and the shortcut gives what the tokenizer gives, special case or not
-    normalised, lowered = F._tokenise_chunks([word])
-    assert normalised[word] == _plain_normalise(word)
-    assert lowered[word] == " ".join(token.lower_ for token in _full_nlp().tokenizer(word))
+@settings(max_examples=1500, deadline=None)
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,;:!?", min_size=1,
+               max_size=30))
+def test_random_chunks_of_letters_digits_and_marks_tokenise_as_spacy_does(chunk):
+    # the shortcuts give what the tokenizer gives, whichever path the chunk takes
+    normalised, lowered = F._tokenise_chunks([chunk])
+    assert normalised[chunk] == _plain_normalise(chunk)
+    assert lowered[chunk] == " ".join(token.lower_ for token in _full_nlp().tokenizer(chunk))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(F._special_cases())), st.sampled_from(["", ",", ".", "!", "?", ":", ";"]))
+def test_special_cases_with_or_without_a_mark_tokenise_as_spacy_does(special, mark):
+    chunk = special + mark
+    if any(ch.isspace() for ch in chunk):
+        return  # a chunk never holds whitespace
+    normalised, lowered = F._tokenise_chunks([chunk])
+    assert normalised[chunk] == _plain_normalise(chunk)
+    assert lowered[chunk] == " ".join(token.lower_ for token in _full_nlp().tokenizer(chunk))
 
 
 def test_char_counts_equal_scikit_learns_after_a_refit():
