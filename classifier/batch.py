@@ -21,6 +21,7 @@ from __future__ import annotations
 import bisect
 import gc
 import sqlite3
+import sys
 import tempfile
 import threading
 from collections import Counter, deque
@@ -216,11 +217,13 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
 
 
 def can_fork() -> bool:
-    """Whether a pool's workers can be forked from this process: the system has fork, and no other
-    thread runs here (one holding a lock when the process forks would leave the child waiting for it)."""
+    """Whether a pool's workers can be forked from this process: the system forks safely (not macOS,
+    whose system libraries may not survive a fork: Python spawns there), and no other thread runs here
+    (one holding a lock when the process forks would leave the child waiting for it)."""
     import multiprocessing
 
-    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+    return ("fork" in multiprocessing.get_all_start_methods() and sys.platform != "darwin"
+            and threading.active_count() == 1)
 
 
 class _Workers:
