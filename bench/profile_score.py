@@ -42,15 +42,16 @@ STAGES = [
     ("export: signals (answer_intent, deposit_kind)", "classifier/signals.py", "answer_intent"),
     ("export: signals (deposit_kind)", "classifier/signals.py", "deposit_kind"),
     ("export: ExportHistory.add_values (SQLite)", "classifier/batch.py", "add_values"),
-    ("export: spool rows (batch.spooled: history values + json.dumps)", "classifier/batch.py", "spooled"),
+    ("export: spool rows (batch.spooled: history values + orjson.dumps)", "classifier/batch.py", "spooled"),
     ("relationship: detect_me + build_events", "classifier/batch.py", "build_events"),
-    ("relationship: spool read (json.loads)", "json/__init__.py", "loads", "classifier/batch.py", "relate_spooled"),
+    ("relationship: spool read (orjson.loads)", "~", "<orjson.loads>", "classifier/batch.py",
+     "relate_spooled"),
     ("relationship: ExportHistory.timeline (SQL, Event objects, Timeline)", "classifier/batch.py", "timeline"),
     ("relationship: Triage.events_for (ledger, --history)", "classifier/triage.py", "events_for"),
     ("relationship: standing", "classifier/standing.py", "standing"),
     ("relationship: policy.recommend", "classifier/policy.py", "recommend"),
     ("relationship: replies.draft_reply", "classifier/replies.py", "draft_reply"),
-    ("write: render_jsonl (to_dict + json.dumps)", "classifier/writers.py", "render_jsonl"),
+    ("write: render_jsonl (to_dict + orjson.dumps)", "classifier/writers.py", "render_jsonl"),
 ]
 
 

@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
 
+import orjson
 import scipy.sparse as sp
 
 from classifier import batch, sources
@@ -102,7 +103,7 @@ def run(mbox: Path, limit: int | None = None) -> dict:
     results: list = []
     with tempfile.TemporaryDirectory(prefix="bench-stages-") as tmp:
         history = batch.ExportHistory(Path(tmp) / "history.db")
-        spool = io.StringIO()
+        spool = io.BytesIO()  # the batch spools rows as orjson lines
         seq = 0
         for start in range(0, len(messages), batch.CHUNK):
             chunk = messages[start:start + batch.CHUNK]
@@ -140,8 +141,8 @@ def run(mbox: Path, limit: int | None = None) -> dict:
                         signal = deposit_kind(item.text) if label == "no_ask" else None
                 with timer("export: content row + ExportHistory.add (SQLite insert)"):
                     row = _history_add(history, seq, item, classification, signal)
-                with timer("export: spool write (json.dumps)"):
-                    spool.write(json.dumps(row, ensure_ascii=False) + "\n")
+                with timer("export: spool write (orjson.dumps)"):
+                    spool.write(orjson.dumps(row) + b"\n")
                 seq += 1
         with timer("relationship: detect_me + build_events (SQL)"):
             me = history.detect_me([])
@@ -152,8 +153,8 @@ def run(mbox: Path, limit: int | None = None) -> dict:
         scored = 0
         event_counts: list[int] = []
         for line in spool:
-            with timer("relationship: spool read (json.loads + Message)"):
-                row = json.loads(line)
+            with timer("relationship: spool read (orjson.loads + Message)"):
+                row = orjson.loads(line)
                 message = batch._message_from_spool(row)
             if row["role"] is not None or message.sender in me:
                 continue
@@ -172,7 +173,7 @@ def run(mbox: Path, limit: int | None = None) -> dict:
                 draft_reply(rec.action, classification.label, message.sender_name or None, message.subject)
             with timer("relationship: assess_classified (all of the above again, as batch calls it)"):
                 assessment = assess_classified(message, classification, events, triage.policy)
-            with timer("write: JSONL row (to_dict + json.dumps)"):
+            with timer("write: JSONL row (to_dict + orjson.dumps)"):
                 writer.write(assessment)
             scored += 1
             results.append(assessment.label)
