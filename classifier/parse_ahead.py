@@ -9,6 +9,7 @@ core; the workers then take those messages parsed, from the child's file, instea
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ class ParseAhead:
         self._stop = context.Event()
         self._receive, send = context.Pipe(duplex=False)
         self._process = context.Process(target=_parse_ahead, name="triage-parse-ahead", daemon=True,
-                                        args=(inputs, fmt, columns, str(path), chunk, self._stop, send))
+                                        args=(inputs, fmt, columns, str(path), chunk, self._stop, send, os.getpid()))
         self._process.start()
         send.close()  # the child's end: the parent's copy must go, so that a failed child reads as EOF
         self._chunks: list[ParsedChunk] | None = None
@@ -79,7 +80,7 @@ def records_after(chunks: list[ParsedChunk], records: Iterator) -> Iterator:
 
 
 def _parse_ahead(inputs: list[str], fmt: str | None, columns: CsvColumns | None, path: str, chunk: int,
-                 stop, send) -> None:
+                 stop, send, parent: int) -> None:
     written: list[ParsedChunk] = []
     batch: list = []
     raw_bytes = offset = 0
@@ -99,7 +100,7 @@ def _parse_ahead(inputs: list[str], fmt: str | None, columns: CsvColumns | None,
                 raw_bytes += len(record.raw) if isinstance(record, RawMail) else 0
                 if len(batch) == chunk:
                     write(out)
-                if stop.is_set():
+                if stop.is_set() or os.getppid() != parent:  # asked to stop, or the job is gone (killed)
                     break
             if batch:
                 write(out)

@@ -4,6 +4,8 @@ each record once and in order, however early the child is stopped; a failed chil
 import mailbox
 import os
 import signal
+import subprocess
+import sys
 import time
 from email.message import EmailMessage
 
@@ -62,3 +64,32 @@ def test_a_child_that_dies_is_as_if_nothing_was_parsed_ahead(tmp_path, monkeypat
     os.kill(ahead._process.pid, signal.SIGKILL)  # ...and dies
     chunks, ids, rest = _parsed_then_rest(ahead, source)
     assert chunks == [] and ids == [] and rest == [m.id for m in iter_messages(source)]
+
+
+def test_the_child_stops_when_the_job_that_started_it_is_killed(tmp_path):
+    # The job's process dies without stopping it (kill -9): the child must not parse the rest of a
+    # large export on its own.
+    source = _mbox(tmp_path / "in.mbox", 200)
+    code = ("import os, sys, time\n"
+            "from classifier import parse_ahead\n"
+            "real = parse_ahead.parsed\n"
+            "parse_ahead.parsed = lambda record: (time.sleep(0.05), real(record))[1]\n"
+            f"ahead = parse_ahead.ParseAhead([{str(source)!r}], None, None, {str(tmp_path / 'ahead')!r}, 10)\n"
+            "print(ahead._process.pid, flush=True)\n"
+            "os._exit(0)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    child = int(run.stdout)
+    deadline = time.monotonic() + 10  # 200 messages at 0.05 s would take 10 s; it stops after one
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
+    assert (tmp_path / "ahead").stat().st_size < 20_000  # a chunk or two at most, not all 200 messages
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # an exited child not yet reaped is a zombie: not running
+        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
