@@ -111,7 +111,7 @@ def _sniff(head: bytes, name: str) -> str:
     if b"," in first_line:
         return "csv"
     raise FormatError(f"cannot tell the format of {name}; expected one of {', '.join(FORMATS)} "
-                      "(name the format with --format)")
+                      "(name the format with --input-format)")
 
 
 def iter_messages(source: str | Path, fmt: str | None = None, columns: CsvColumns | None = None,

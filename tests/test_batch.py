@@ -224,6 +224,20 @@ def test_a_missing_file_or_unknown_format_is_a_one_line_error_with_exit_2(tmp_pa
     assert "expected one of mbox, maildir, eml, csv, jsonl" in capsys.readouterr().err
 
 
+def test_an_input_of_no_known_format_is_reported_before_the_model_loads(tmp_path, capsys, monkeypatch):
+    import classifier.batch as batch
+
+    def no_load(*args):
+        raise AssertionError("the model was loaded for an input that cannot be read")
+
+    monkeypatch.setattr(batch.Triage, "load", no_load)
+    weird = tmp_path / "notes.dat"
+    weird.write_text("hello there\nno format here\n", encoding="utf-8")
+    assert main(["score", str(weird), "--quiet", "--jobs", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "notes.dat" in err and "--input-format" in err
+
+
 def test_stdout_carries_data_only(inputs):
     messages, _ = inputs
     run = subprocess.run([sys.executable, "-m", "classifier.cli", "score", str(messages), "--jobs", "1"],
