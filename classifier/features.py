@@ -196,10 +196,10 @@ def _tokenise_chunks(chunks: list[str]) -> tuple[dict[str, str], dict[str, str]]
     stops that, so each chunk is tokenised as it would be alone, whichever chunks share the call.
 
     A chunk of ASCII letters or of digits that is no special case ("gonna", "Im" are) is one token,
-    itself, and a word with one mark after it (_WORD_AND_MARK) is two: the tokens of both kinds, half
-    of the new chunks of a batch, are known without the tokenizer's affix searches, which were most of
-    the cost of a new chunk (tests compare with the tokenizer on every such chunk of the corpus, and
-    random ones). Their lexemes are read straight from the vocabulary.
+    itself, and a word with one mark after it (_WORD_AND_MARK) is two. Their tokens are known without
+    the tokenizer's affix searches, which were most of the cost of a new chunk; digits and marked words
+    were nearly half of the new chunks that still went to the tokenizer (tests compare with it on
+    every such chunk of the corpus, and random ones). Their lexemes are read straight from the vocabulary.
     """
     nlp, normalised, lowered = _nlp(), {}, {}
     specials = _special_cases()
