@@ -158,6 +158,7 @@ _worker: dict = {}
 
 def _init_forked_worker(triage: Triage, me: frozenset[str]) -> None:
     """A worker forked from the process that loaded the model: it has it already."""
+    triage.forget_connections()  # its own ledger connection, should the parent have opened one
     _worker["triage"], _worker["me"] = triage, me
     gc.freeze()  # inherited objects stay out of the collector's scans, so their pages stay shared
 

@@ -141,6 +141,11 @@ class Triage:
             self._local.ledger = Ledger(self.ledger_path)
         return self._local.ledger
 
+    def forget_connections(self) -> None:
+        """Drop this process's ledger connections, unused: a forked child calls it, since an SQLite
+        connection must not be used on both sides of a fork. The next use opens a new one."""
+        self._local = threading.local()
+
     def events_for(self, sender: str | None, before=None) -> list:
         """The sender's known events: from the ledger (all aliases) and from the history file."""
         if sender is None:

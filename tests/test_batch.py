@@ -323,3 +323,50 @@ def test_progress_bars_show_a_total_so_tqdm_can_give_an_eta():
         bars("weighing", 10, 512)
         assert (bars.stage, bars.bar.n, bars.bar.total) == ("weighing", 10, 512)
     assert "reading" in shown.getvalue() and "/990" in shown.getvalue() and "weighing" in shown.getvalue()
+
+
+def test_a_forked_worker_opens_its_own_ledger_connection(tmp_path):
+    # An SQLite connection must not be used on both sides of a fork.
+    import multiprocessing
+
+    from classifier.batch import _init_forked_worker
+    from classifier.ledger import Ledger
+    from classifier.policy import load_policy
+    from classifier.triage import Triage
+
+    db = tmp_path / "ledger.db"
+    Ledger(db).close()
+    triage = Triage(classifier=None, policy=load_policy(None), ledger=db)
+    inherited = triage.ledger  # opened in this process, before the fork
+
+    def child(answers):
+        _init_forked_worker(triage, frozenset())
+        answers.put(triage.ledger is not inherited and triage.ledger.count() == 0)
+
+    context = multiprocessing.get_context("fork")
+    answers = context.Queue()
+    process = context.Process(target=child, args=(answers,))
+    process.start()
+    assert answers.get(timeout=30) is True
+    process.join()
+    inherited.close()
+
+
+def test_forked_workers_weigh_the_ledger_as_one_process_does(inputs, tmp_path, monkeypatch):
+    import classifier.batch as batch
+    from datetime import datetime, timezone
+
+    from classifier.events import Event
+    from classifier.ledger import Ledger
+
+    messages, _ = inputs
+    db = tmp_path / "ledger.db"
+    with Ledger(db) as ledger:
+        ledger.record(Event("ana-stranger@example.org", datetime(2026, 2, 1, tzinfo=timezone.utc), "helped",
+                            note="fixed my bike"))
+    one = _score(tmp_path, messages, ledger=str(db), jobs=1)
+    monkeypatch.setattr(batch, "can_fork", lambda: True)  # (earlier tests may leave tqdm's monitor thread)
+    two = _score(tmp_path, messages, ledger=str(db), jobs=2)
+    stranger = next(row for row in one if row["id"] == "s1")
+    assert stranger["standing"]["deposits"] > 0  # the ledger's event was weighed
+    assert two == one
