@@ -101,6 +101,7 @@ def test_scoring_never_writes_to_the_ledger(inputs, tmp_path):
     Ledger(db).close()
     before = db.read_bytes()
     _score(tmp_path, messages, ledger=str(db))
+    assert db.read_bytes() == before  # not a byte of the ledger changed
     with Ledger(db) as ledger:
         assert ledger.count() == 0
 
