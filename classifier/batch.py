@@ -43,7 +43,7 @@ from .labels import ASK_LABELS, LABELS
 from .message import Message
 from .parse_ahead import ParseAhead, ParsedChunk, records_after
 from .policy import Policy
-from .sources import (CsvColumns, FormatError, RawMail, Unreadable, check_format, detect_format, iter_records,
+from .sources import (CsvColumns, FormatError, RawMail, Unreadable, check_format, detect_format, iter_all_records,
                       parsed)
 from .text import model_input
 from .standing import Timeline
@@ -512,11 +512,6 @@ class ExportHistory:
 # ---------------------------------------------------------------- the job on one machine
 
 
-def _iter_all(inputs: list[str], fmt: str | None, columns: CsvColumns | None) -> Iterator:
-    for source in inputs:
-        yield from iter_records(source, fmt, columns)
-
-
 def score(options: ScoreOptions, progress=None) -> Summary:
     """Score every inbound message of ``options.inputs``; write rows; return the summary.
 
@@ -570,10 +565,10 @@ def score(options: ScoreOptions, progress=None) -> Summary:
 
 def _read(options: ScoreOptions, workers: _Workers, triage: Triage | None, given_me: frozenset[str],
           history: ExportHistory, spool_path: Path, summary: Summary, progress,
-          parsed_ahead: Sequence[ParsedChunk] = ()) -> int:
+          parsed_ahead: Sequence[ParsedChunk]) -> int:
     """Stage 1: content rows to the spool, history to the table; returns how many rows were spooled.
     ``parsed_ahead``: the export's first records, parsed while the model loaded (see parse_ahead)."""
-    records = _iter_all(options.inputs, options.input_format, options.columns)
+    records = iter_all_records(options.inputs, options.input_format, options.columns)
     content = partial(_content_here, classifier=triage.classifier if triage else None, me=given_me)
     estimate = _TotalEstimate(options.inputs if progress is not None else [])
     chunks = chain(parsed_ahead, _chunks(records_after(parsed_ahead, records), CHUNK))

@@ -13,10 +13,9 @@ import os
 import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 
-from .sources import CsvColumns, RawMail, iter_records, parsed
+from .sources import CsvColumns, RawMail, iter_all_records, parsed
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ def _parse_ahead(inputs: list[str], fmt: str | None, columns: CsvColumns | None,
 
     try:
         with open(path, "wb") as out:
-            for record in chain.from_iterable(iter_records(source, fmt, columns) for source in inputs):
+            for record in iter_all_records(inputs, fmt, columns):
                 batch.append(parsed(record))
                 raw_bytes += len(record.raw) if isinstance(record, RawMail) else 0
                 if len(batch) == chunk:

@@ -121,6 +121,13 @@ def iter_messages(source: str | Path, fmt: str | None = None, columns: CsvColumn
         yield parsed(record)
 
 
+def iter_all_records(sources: list[str], fmt: str | None = None, columns: CsvColumns | None = None,
+                     ) -> Iterator[Record]:
+    """iter_records of each source in turn: the records of a job's inputs, in order."""
+    for source in sources:
+        yield from iter_records(source, fmt, columns)
+
+
 def iter_records(source: str | Path, fmt: str | None = None, columns: CsvColumns | None = None,
                  ) -> Iterator[Record]:
     """Like iter_messages, but mail comes as unparsed RawMail, so that parsing can run elsewhere."""
