@@ -189,10 +189,33 @@ def _days(micros: np.ndarray) -> np.ndarray:
 
 
 def _kept(ages: np.ndarray, half_life: float, floor: float) -> np.ndarray:
+    """max(floor, 0.5 ** (age / half_life)) of each age (a Timeline's: oldest first)."""
+    import numpy as np
+
+    half_lives = ages / half_life
+    cutoff = _floor_reached(floor)
+    if len(half_lives) and half_lives[0] > cutoff:
+        # Some are past the cutoff, where the power is below the floor and the floor is what is kept: no
+        # power to compute. In an export of many years that is most of a busy sender's events.
+        kept = np.full(len(half_lives), floor, dtype=np.float64)
+        recent = half_lives <= cutoff
+        kept[recent] = np.maximum(floor, _halves(half_lives[recent]))
+        return kept
+    return np.maximum(floor, _halves(half_lives))
+
+
+def _halves(half_lives: np.ndarray) -> np.ndarray:
     import numpy as np
 
     # Python's pow for the powers (0.5 ** x): NumPy's differs in the last bit for some arguments.
-    return np.maximum(floor, np.array(list(map(pow, repeat(0.5), (ages / half_life).tolist())), dtype=np.float64))
+    return np.array(list(map(pow, repeat(0.5), half_lives.tolist())), dtype=np.float64)
+
+
+@functools.lru_cache(maxsize=8)
+def _floor_reached(floor: float) -> float:
+    """Half-lives after which 0.5 ** x is surely below ``floor``: log2(1 / floor), plus a margin millions
+    of times wider than the error of log2 and pow (0.5 ** x falls by a part in 10**9 over it)."""
+    return math.log2(1 / floor) + 1e-9 if floor > 0 else math.inf
 
 
 class Timeline:

@@ -308,3 +308,16 @@ def test_one_timeline_serves_every_moment_like_a_fresh_tally(policy: Policy):
         at = AT + timedelta(days=days)
         assert _fields(standing(timeline, at, policy, with_history=False)) == \
             _fields(reference_standing(events, at, policy))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.floats(0, 20 * 365, allow_nan=False), max_size=60),
+       st.sampled_from([365.0, 730.0, 30.0, 0.5, 1e-3]),
+       st.one_of(st.sampled_from([0.0, 0.2, 0.5, 1.0, 2 ** -1074]), st.floats(0, 1)))
+def test_kept_skips_the_powers_that_fall_below_the_floor_with_the_same_result(ages, half_life, floor):
+    import numpy as np
+
+    from classifier.standing import _kept
+
+    plain = [max(floor, 0.5 ** (age / half_life)) for age in ages]
+    assert _kept(np.array(ages, dtype=np.float64), half_life, floor).tolist() == plain
