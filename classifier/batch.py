@@ -43,8 +43,7 @@ from .labels import ASK_LABELS, LABELS
 from .message import Message
 from .parse_ahead import ParseAhead, ParsedChunk, records_after
 from .policy import Policy
-from .sources import (CsvColumns, FormatError, RawMail, Unreadable, check_format, detect_format, iter_all_records,
-                      parsed)
+from .sources import CsvColumns, RawMail, Unreadable, input_format, iter_all_records, parsed
 from .text import model_input
 from .standing import Timeline
 from .triage import Assessment, Classification, Triage, assess_classified
@@ -518,16 +517,9 @@ def score(options: ScoreOptions, progress=None) -> Summary:
     ``progress(stage, n, total)``, when given, is called as chunks finish: stage "reading" (stage 1;
     ``total`` estimated from the export's size, or None) then "weighing" (stage 2; ``total`` exact).
     """
-    # A missing file or an unknown format is a quick one-line error, before the model loads.
-    for source in options.inputs:
-        if source == "-":
-            continue
-        if not Path(source).exists():
-            raise FormatError(f"no such file or folder: {source}")
-        if options.input_format:
-            check_format(options.input_format)
-        else:
-            detect_format(Path(source))
+    for source in options.inputs:  # a missing file or an unknown format: a quick error, before the model loads
+        if source != "-":
+            input_format(Path(source), options.input_format)
     summary = Summary()
     given_me = frozenset(address.strip().lower() for address in options.me)
     # Without a pool, this process loads the model and scores. A pool's workers, when they can be forked,

@@ -57,7 +57,7 @@ from .batch import (
 from .events import Event
 from .model import DEFAULT_MODEL, model_dir
 from .policy import Policy, load_policy
-from .sources import CsvColumns, FormatError, Unreadable, check_format, detect_format, iter_records
+from .sources import CsvColumns, Unreadable, input_format, iter_records
 from .predict import Classifier
 from .writers import open_writer
 
@@ -228,14 +228,8 @@ def _check_inputs(options: ScoreOptions) -> list[str]:
         if source == "-":
             raise ValueError("--engine dask reads files every worker can open; '-' (stdin) is not one: "
                              "save the export to a file first")
-        path = Path(source).resolve()
-        if not path.exists():
-            raise FormatError(f"no such file or folder: {source}")
-        if options.input_format:
-            check_format(options.input_format)
-        else:
-            detect_format(path)
-        paths.append(str(path))
+        input_format(Path(source), options.input_format)
+        paths.append(str(Path(source).resolve()))
     return paths
 
 

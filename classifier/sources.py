@@ -121,6 +121,14 @@ def iter_messages(source: str | Path, fmt: str | None = None, columns: CsvColumn
         yield parsed(record)
 
 
+def input_format(path: Path, fmt: str | None = None) -> str:
+    """The format of the input at ``path``: ``fmt`` when given (checked), else detected. A missing path
+    or a format that cannot be told is a FormatError naming the allowed ones."""
+    if not path.exists():
+        raise FormatError(f"no such file or folder: {path}")
+    return check_format(fmt) if fmt else detect_format(path)
+
+
 def iter_all_records(sources: list[str], fmt: str | None = None, columns: CsvColumns | None = None,
                      ) -> Iterator[Record]:
     """iter_records of each source in turn: the records of a job's inputs, in order."""
@@ -135,9 +143,7 @@ def iter_records(source: str | Path, fmt: str | None = None, columns: CsvColumns
         yield from _iter_stdin(fmt, columns)
         return
     path = Path(source)
-    if not path.exists():
-        raise FormatError(f"no such file or folder: {path}")
-    fmt = check_format(fmt) if fmt else detect_format(path)
+    fmt = input_format(path, fmt)
     if fmt == "mbox":
         yield from _iter_mbox(path)
     elif fmt == "maildir":
