@@ -422,9 +422,7 @@ class CompactTfidfVectorizer(TfidfVectorizer):
         """Counts of the word unigrams and bigrams (scikit-learn's _word_ngrams: tokens joined by one
         space). Each word is looked up once, as an id in a table of the vocabulary's words; which word
         pairs are in the vocabulary is then array arithmetic on the ids, with no pair string built."""
-        table = self.__dict__.get("_word_table")
-        if table is None or table.vocabulary is not self.vocabulary_:  # built once per fitted vocabulary
-            table = self.__dict__["_word_table"] = _WordTable(self)
+        table = self._per_vocabulary("_word_table", lambda: _WordTable(self))
         split = [document.split() for document in documents]  # what token_pattern \S+ finds (tests compare)
         words = list(chain.from_iterable(split))
         ids = np.fromiter(map(table.ids.get, words, repeat(-1)), dtype=np.int64, count=len(words))
@@ -451,11 +449,7 @@ class CompactTfidfVectorizer(TfidfVectorizer):
         return counts
 
     def _char_wb_counts(self, documents: list[str]) -> sp.csr_matrix:
-        cache = self.__dict__.get("_ngram_index_cache")
-        if cache is None or self.__dict__.get("_ngram_index_vocabulary") is not self.vocabulary_:
-            # a word's indices belong to one fitted vocabulary: a refit starts the cache again
-            cache = self.__dict__["_ngram_index_cache"] = {}
-            self.__dict__["_ngram_index_vocabulary"] = self.vocabulary_
+        cache = self._per_vocabulary("_ngram_index_cache", dict)  # word -> its n-grams' indices
         pieces: list[bytes] = []
         indptr, size = [0], 0
         for document in documents:
@@ -468,6 +462,15 @@ class CompactTfidfVectorizer(TfidfVectorizer):
             indptr.append(size // 4)  # bytes to int32 entries
         columns = np.frombuffer(b"".join(pieces), dtype=np.int32).copy()  # scipy sorts it in place
         return self._csr_counts(columns, indptr, len(documents))
+
+    def _per_vocabulary(self, key: str, make):
+        """What ``make()`` builds from the fitted vocabulary, kept under ``key`` for this process and made
+        again after a refit (a word's indices belong to one vocabulary); never pickled."""
+        vocabulary, made = self.__dict__.get(key, (None, None))
+        if vocabulary is not self.vocabulary_:
+            made = make()
+            self.__dict__[key] = (self.vocabulary_, made)
+        return made
 
     def _csr_counts(self, columns: np.ndarray, indptr: list[int], documents: int) -> sp.csr_matrix:
         """The count matrix of each document's vocabulary indices (repeats allowed, any order)."""
@@ -493,8 +496,7 @@ class CompactTfidfVectorizer(TfidfVectorizer):
 
     def __getstate__(self):
         state = dict(super().__getstate__())
-        state.pop("_ngram_index_cache", None)  # per-process caches, not model state
-        state.pop("_ngram_index_vocabulary", None)
+        state.pop("_ngram_index_cache", None)  # per-process caches (_per_vocabulary), not model state
         state.pop("_word_table", None)
         state.pop("stop_words_", None)
         vocabulary = state.pop("vocabulary_", None)
@@ -524,7 +526,6 @@ class _WordTable:
 
     def __init__(self, vectoriser: TfidfVectorizer):
         min_n, max_n = vectoriser.ngram_range
-        self.vocabulary = vectoriser.vocabulary_
         self.ids: dict[str, int] = {}
         unigrams, pairs = [], []
         for term, column in vectoriser.vocabulary_.items():

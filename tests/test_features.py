@@ -320,4 +320,4 @@ def test_char_counts_equal_scikit_learns_after_a_refit():
         _, fast = vectoriser._count_vocab(documents, fixed_vocab=True)
         _, plain = TfidfVectorizer._count_vocab(vectoriser, documents, fixed_vocab=True)
         assert fast.shape == plain.shape and (fast != plain).nnz == 0
-    assert "_ngram_index_vocabulary" not in vectoriser.__getstate__()
+    assert "_ngram_index_cache" not in vectoriser.__getstate__()  # (it holds the vocabulary it belongs to)
