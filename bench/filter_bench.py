@@ -12,6 +12,8 @@
    (the same client without the CLI: the floor), and the socket request
    alone, in Python (``mailfilter.headers_via_daemon``; its local fallback is disabled so that
    nothing is scored in this process), 1 client and 2 clients at once.
+4. concurrent clients: 200 `triage filter --connect` processes started at once against one daemon, on a
+   Unix socket and on TCP: all must be answered by the daemon, none may lose mail.
 
 TRIAGE_LEDGER points at a file that does not exist, so no personal ledger is read. Prints JSON.
 """
@@ -204,6 +206,71 @@ def daemon(typical: bytes, runs: int, calls: int, env: dict) -> dict:
             sock_path.unlink()
 
 
+def _start_daemon(address: str, env: dict) -> subprocess.Popen:
+    """`triage serve ADDRESS`, once it answers."""
+    server = subprocess.Popen([TRIAGE, "serve", address], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    family, target = (socket.AF_UNIX, address[5:]) if address.startswith("unix:") else (
+        socket.AF_INET, (address.rsplit(":", 1)[0], int(address.rsplit(":", 1)[1])))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"triage serve exited: {server.stderr.read()[-500:]!r}")
+        try:
+            with socket.socket(family) as probe:
+                probe.connect(target)
+            return server
+        except OSError:
+            time.sleep(0.05)
+    server.kill()
+    raise RuntimeError("triage serve did not listen within 120 s")
+
+
+def concurrent_clients(typical: bytes, env: dict, clients: int = 200) -> dict:
+    """``clients`` `triage filter --connect` processes started at once against one daemon, on a Unix
+    socket and on loopback TCP: how many the daemon answered, how many fell back to scoring in their own
+    process, how many passed the mail through unscored, and the wall time until the last one finished."""
+    results = {}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sock_path = Path(tempfile.gettempdir()) / f"triage-bench-many-{os.getpid()}.sock"
+    for name, address in (("unix", f"unix:{sock_path}"), ("tcp", f"127.0.0.1:{port}")):
+        server = _start_daemon(address, env)
+        try:
+            begin = time.perf_counter()
+            procs = [(time.perf_counter(), subprocess.Popen([TRIAGE, "filter", "--connect", address], env=env,
+                                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                                           stderr=subprocess.PIPE)) for _ in range(clients)]
+            for _, proc in procs:
+                proc.stdin.write(typical)
+                proc.stdin.close()
+            answered = fell_back = unscored = lost = 0
+            seconds = []
+            for started, proc in procs:
+                out, err = proc.stdout.read(), proc.stderr.read()
+                proc.wait()
+                seconds.append(time.perf_counter() - started)
+                if not out.endswith(typical):
+                    lost += 1
+                elif b"X-Outreach-Label:" not in out:
+                    unscored += 1
+                elif b"no daemon" in err:
+                    fell_back += 1
+                else:
+                    answered += 1
+            results[name] = {"clients": clients, "answered_by_daemon": answered, "fell_back_to_own_process": fell_back,
+                             "passed_through_unscored": unscored, "mail_lost_or_altered": lost,
+                             "wall_s": round(time.perf_counter() - begin, 2), "per_client": percentiles(seconds)}
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+    return results
+
+
 def run(mbox: Path, calls: int = 1000, runs: int = 10) -> dict:
     env = dict(os.environ)
     env["TRIAGE_LEDGER"] = str(ROOT / "bench" / "out" / "no-such-ledger.db")
@@ -211,7 +278,7 @@ def run(mbox: Path, calls: int = 1000, runs: int = 10) -> dict:
     typical, others = typical_messages(mbox, calls)
     loadavg = os.getloadavg()
     result = {"warm": warm(typical, others, calls), "cold": cold(typical, runs, env),
-              "daemon": daemon(typical, runs, calls, env)}
+              "daemon": daemon(typical, runs, calls, env), "concurrent_clients": concurrent_clients(typical, env)}
     result["loadavg_before_after"] = [loadavg, os.getloadavg()]
     return result
 

@@ -400,6 +400,15 @@ def report(results: dict) -> str:
             p = d[key]
             lines.append(f"| {name} | {p['n']:,} | {p['p50_ms']:.2f} | {p['p99_ms']:.2f} | {d[key + '_messages_per_s']:,.0f} |")
         lines += ["", f"`triage serve` ready (model loaded, socket listening) after {d['daemon_ready_s']:.2f} s.", ""]
+        if "concurrent_clients" in f:
+            lines += ["| `triage filter --connect` processes started at once | clients | answered by the daemon | "
+                      "fell back | passed unscored | mail lost | wall s | p99 per client s |",
+                      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+            for name, c in f["concurrent_clients"].items():
+                lines.append(f"| {name} | {c['clients']} | {c['answered_by_daemon']} | {c['fell_back_to_own_process']} | "
+                             f"{c['passed_through_unscored']} | {c['mail_lost_or_altered']} | {c['wall_s']:.1f} | "
+                             f"{c['per_client']['p99_ms'] / 1000:.1f} |")
+            lines.append("")
 
     if "classifier" in results:
         lines += ["## 5. The classifier alone (one thread, short messages <= 160 characters, best of 5)", "",

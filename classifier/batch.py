@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import bisect
 import gc
+import hashlib
+import signal
 import sqlite3
 import sys
 import tempfile
@@ -88,6 +90,7 @@ class Summary:
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (where, why)
     flagged: Counter = field(default_factory=Counter)  # repairs made while parsing
     me: list[str] = field(default_factory=list)
+    repeated: int = 0  # messages that repeat an earlier one: scored, counted once as history
 
     @property
     def exit_code(self) -> int:
@@ -101,6 +104,7 @@ class Summary:
         self.not_scored.update(other.not_scored)
         self.unreadable.extend(other.unreadable)
         self.flagged.update(other.flagged)
+        self.repeated += other.repeated
 
 
 # ---------------------------------------------------------------- stage 1: content
@@ -155,8 +159,16 @@ def spooled(rows: list) -> list:
 _worker: dict = {}
 
 
+def _worker_signals() -> None:
+    """A worker leaves Ctrl-C to the main process, which stops the pool (a traceback from every worker
+    otherwise), and dies of SIGTERM as a process should (the main process's handler is not for it)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _init_forked_worker(triage: Triage, me: frozenset[str]) -> None:
     """A worker forked from the process that loaded the model: it has it already."""
+    _worker_signals()
     triage.forget_connections()  # its own ledger connection, should the parent have opened one
     _worker["triage"], _worker["me"] = triage, me
     gc.freeze()  # inherited objects stay out of the collector's scans, so their pages stay shared
@@ -164,6 +176,7 @@ def _init_forked_worker(triage: Triage, me: frozenset[str]) -> None:
 
 def _init_worker(options: ScoreOptions, me: frozenset[str]) -> None:
     """A worker started afresh (spawned): it loads the model itself."""
+    _worker_signals()
     gc.set_threshold(*COLLECTOR_THRESHOLDS)  # from the start: importing the libraries is most of start-up
     # An initializer that raises makes the pool restart workers for ever; keep the error for the task.
     try:
@@ -278,8 +291,9 @@ class _Workers:
 # ---------------------------------------------------------------- stage 2: relationship
 
 
-HISTORY_COLUMNS = ("seq", "id", "sender", "date", "to", "in_reply_to", "label", "role", "signal")
-"""What the relationship stage needs of each message: who wrote to whom, when (UTC), what kind."""
+HISTORY_COLUMNS = ("seq", "id", "sender", "date", "to", "in_reply_to", "label", "role", "signal", "fingerprint")
+"""What the relationship stage needs of each message: who wrote to whom, when (UTC), what kind, and a
+fingerprint of the message itself (``fingerprint``), by which copies of one message count once."""
 ANSWERS = {"declined": "declined", "granted": "favour_granted"}
 """The user's answer to an ask (signals.answer_intent) -> the ledger kind it records."""
 
@@ -292,12 +306,23 @@ class ExportEvent(NamedTuple):
     kind: str
     label: str | None
     seq: int  # the message it came from
+    fingerprint: str  # of that message: copies of one message make the same event (unique_events)
+
+
+def fingerprint(row: dict) -> str:
+    """What makes a message the same message, whatever its Message-ID says: sender, date, subject and
+    text. An export concatenated with itself, or a message filed under two labels, is one message."""
+    digest = hashlib.blake2b(digest_size=8)
+    for part in (row["sender"] or "", row["date"] or "", row["subject"], row["text"]):
+        digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()
 
 
 def history_values(row: dict) -> tuple:
     """The messages table's columns of one content row, all but seq (see history_row)."""
     h = history_row(0, row)
-    return (h["id"], h["sender"], h["date"], "\n".join(h["to"]), h["in_reply_to"], h["label"], h["role"], h["signal"])
+    return (h["id"], h["sender"], h["date"], "\n".join(h["to"]), h["in_reply_to"], h["label"], h["role"], h["signal"],
+            h["fingerprint"])
 
 
 def history_row(seq: int, row: dict) -> dict:
@@ -306,7 +331,8 @@ def history_row(seq: int, row: dict) -> dict:
     date = datetime.fromisoformat(row["date"]).astimezone(timezone.utc).isoformat() if row["date"] else None
     label = row["classification"]["label"] if row["classification"] else None
     return {"seq": seq, "id": row["id"], "sender": row["sender"], "date": date, "to": list(row["to"]),
-            "in_reply_to": row["in_reply_to"], "label": label, "role": row["role"], "signal": row["signal"]}
+            "in_reply_to": row["in_reply_to"], "label": label, "role": row["role"], "signal": row["signal"],
+            "fingerprint": fingerprint(row)}
 
 
 def find_me(given: Iterable[str], sent_senders: Mapping[str, int]) -> list[str]:
@@ -320,10 +346,13 @@ def find_me(given: Iterable[str], sent_senders: Mapping[str, int]) -> list[str]:
 
 
 def reply_parents(rows: Iterable[dict]) -> dict[str, list[tuple[str | None, str | None]]]:
-    """Message id -> (sender, label) of every message with that id: what a reply answered."""
+    """Message id -> each distinct (sender, label) of the messages with that id: what a reply answered.
+    Distinct, so that a Message-ID reused by many messages costs no more than one."""
     parents: dict[str, list[tuple[str | None, str | None]]] = {}
     for row in rows:
-        parents.setdefault(row["id"], []).append((row["sender"], row["label"]))
+        found = parents.setdefault(row["id"], [])
+        if (row["sender"], row["label"]) not in found:
+            found.append((row["sender"], row["label"]))
     return parents
 
 
@@ -340,7 +369,8 @@ def export_events(rows: Iterable[dict], me: Collection[str],
     - the user's answer to an ask, when it plainly says no or yes (its ``signal``, from
       signals.answer_intent), is ``declined`` or ``favour_granted``.
     Spam earns and costs nothing: it says nothing about a relationship. Messages with no date make
-    no history.
+    no history. A reply makes one event per recipient, however many messages share the id it answers;
+    copies of one message make the same event, which ``unique_events`` counts once.
 
     ``parents``: message id -> (sender, label) of the messages with that id, for the user's replies
     (``reply_parents``); when None it is built from ``rows``, which then must be the whole export.
@@ -351,22 +381,34 @@ def export_events(rows: Iterable[dict], me: Collection[str],
     for row in rows:
         if row["date"] is None:
             continue
+        seq, mark = row["seq"], row["fingerprint"]
         if row["role"] == "sent" or row["sender"] in me:
-            answered = (parents.get(row["in_reply_to"]) if row["in_reply_to"] else None) or [(None, None)]
-            for parent_sender, parent_label in answered:
-                for recipient in row["to"]:
-                    if not recipient or recipient in me:
-                        continue
-                    if recipient == parent_sender and parent_label in ASK_LABELS:
-                        if row["signal"] in ANSWERS:
-                            yield ExportEvent(recipient, row["date"], ANSWERS[row["signal"]], None, row["seq"])
-                        continue
-                    yield ExportEvent(recipient, row["date"], "corresponded", None, row["seq"])
+            answered = (parents.get(row["in_reply_to"]) if row["in_reply_to"] else None) or ()
+            askers = {sender for sender, label in answered if label in ASK_LABELS}
+            for recipient in dict.fromkeys(row["to"]):  # each recipient once, in order
+                if not recipient or recipient in me:
+                    continue
+                if recipient in askers:  # an answer to their ask: no relationship, unless it says yes or no
+                    if row["signal"] in ANSWERS:
+                        yield ExportEvent(recipient, row["date"], ANSWERS[row["signal"]], None, seq, mark)
+                    continue
+                yield ExportEvent(recipient, row["date"], "corresponded", None, seq, mark)
         elif row["sender"] is not None:
             if row["label"] in ASK_LABELS:
-                yield ExportEvent(row["sender"], row["date"], "asked", row["label"], row["seq"])
+                yield ExportEvent(row["sender"], row["date"], "asked", row["label"], seq, mark)
             elif row["label"] == "no_ask":
-                yield ExportEvent(row["sender"], row["date"], row["signal"] or "engaged", None, row["seq"])
+                yield ExportEvent(row["sender"], row["date"], row["signal"] or "engaged", None, seq, mark)
+
+
+def unique_events(exported: Iterable[ExportEvent]) -> Iterator[ExportEvent]:
+    """The first of each event that copies of one message made (same sender, date, kind, label and
+    message fingerprint): evidence counts once per real event, whatever the Message-IDs say."""
+    seen: set[tuple] = set()
+    for event in exported:
+        key = (event.sender, event.date, event.kind, event.label, event.fingerprint)
+        if key not in seen:
+            seen.add(key)
+            yield event
 
 
 def to_events(exported: Iterable[ExportEvent]) -> list[Event]:
@@ -416,7 +458,8 @@ class _ParentsInSqlite:
         self.db = db
 
     def get(self, message_id: str, default=None):
-        return self.db.execute("SELECT sender, label FROM messages WHERE id = ?", (message_id,)).fetchall() or default
+        return self.db.execute("SELECT DISTINCT sender, label FROM messages WHERE id = ?",
+                               (message_id,)).fetchall() or default
 
 
 class ExportHistory:
@@ -433,8 +476,9 @@ class ExportHistory:
         if read_only:
             return
         self.db.execute("CREATE TABLE messages (seq INTEGER PRIMARY KEY, id TEXT, sender TEXT, date TEXT, "
-                        "recipients TEXT, in_reply_to TEXT, label TEXT, role TEXT, signal TEXT)")
-        self.db.execute("CREATE TABLE events (sender TEXT, date TEXT, kind TEXT, label TEXT, seq INTEGER)")
+                        "recipients TEXT, in_reply_to TEXT, label TEXT, role TEXT, signal TEXT, fingerprint TEXT)")
+        self.db.execute("CREATE TABLE events (sender TEXT, date TEXT, kind TEXT, label TEXT, seq INTEGER, "
+                        "fingerprint TEXT)")
 
     def add(self, seq: int, row: dict) -> None:
         """One content row (see history_row)."""
@@ -442,7 +486,7 @@ class ExportHistory:
 
     def add_values(self, rows: list[tuple]) -> None:
         """Rows of the messages table: (seq, *history_values(row))."""
-        self.db.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?)", rows)
+        self.db.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
 
     def detect_me(self, given: list[str]) -> list[str]:
         """The user's addresses: those given, else the most frequent sender of the Sent folder."""
@@ -452,8 +496,8 @@ class ExportHistory:
 
     def rows(self) -> Iterator[dict]:
         """The messages as history_row dicts, in export order, streamed from the table."""
-        for values in self.db.execute("SELECT seq, id, sender, date, recipients, in_reply_to, label, role, signal "
-                                      "FROM messages ORDER BY seq"):
+        for values in self.db.execute("SELECT seq, id, sender, date, recipients, in_reply_to, label, role, signal, "
+                                      "fingerprint FROM messages ORDER BY seq"):
             row = dict(zip(HISTORY_COLUMNS, values))
             row["to"] = row["to"].split("\n") if row["to"] else []
             yield row
@@ -463,9 +507,20 @@ class ExportHistory:
         self.db.execute("CREATE INDEX messages_by_id ON messages (id)")
         events = export_events(self.rows(), frozenset(me), _ParentsInSqlite(self.db))
         for chunk in _chunks(events, 10_000):
-            self.db.executemany("INSERT INTO events VALUES (?,?,?,?,?)", chunk)
+            self.db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?)", chunk)
         self.db.execute("CREATE INDEX events_by_sender ON events (sender, date)")
         self.db.commit()  # visible to the pool's workers from here on
+
+    def repeated(self) -> int:
+        """How many messages repeat an earlier one (the same fingerprint)."""
+        return self.db.execute("SELECT COUNT(*) - COUNT(DISTINCT fingerprint) FROM messages").fetchone()[0]
+
+    def unique_events(self, sender: str | None = None) -> Iterator[ExportEvent]:
+        """The export's events, each once (see unique_events), by date: of ``sender``, or of everyone."""
+        query = "SELECT sender, date, kind, label, seq, fingerprint FROM events"
+        rows = (self.db.execute(query + " WHERE sender = ? ORDER BY date, seq", (sender,)) if sender is not None
+                else self.db.execute(query + " ORDER BY date, seq"))
+        return unique_events(ExportEvent(*row) for row in rows)
 
     def events(self, sender: str | None, before: datetime | None = None) -> list[Event]:
         """The export's events of ``sender``, only those strictly before ``before`` when given."""
@@ -492,11 +547,10 @@ class ExportHistory:
         cached = self._cache.pop(sender, None)
         if cached is None:
             dates, events = [], []
-            for row in self.db.execute("SELECT sender, date, kind, label, seq FROM events WHERE sender = ? "
-                                       "ORDER BY date, seq", (sender,)):
-                event = _to_event(ExportEvent(*row))
+            for exported in self.unique_events(sender):
+                event = _to_event(exported)
                 if event is not None:
-                    dates.append(row[1])
+                    dates.append(exported.date)
                     events.append(event)
             cached = (dates, events)
             self._cached_events += len(events)
@@ -526,7 +580,10 @@ def score(options: ScoreOptions, progress=None) -> Summary:
     # are forked from this process once it has loaded the model, and while it loads, a child process
     # parses the first messages on another core. Otherwise the workers start afresh and load it each.
     fork = options.jobs > 1 and can_fork()
-    with tempfile.TemporaryDirectory(prefix="triage-") as tmp, _fewer_collections():
+    # The output first: one that cannot be written is said before any reading. It is written whole or
+    # not at all, and the temporary folder (spool, history) goes on every way out, Ctrl-C included.
+    with open_writer(options.format, options.output) as writer, tempfile.TemporaryDirectory(prefix="triage-") as tmp, \
+            _fewer_collections():
         ahead = (ParseAhead(options.inputs, options.input_format, options.columns, Path(tmp) / "ahead.pickle", CHUNK)
                  if fork and "-" not in options.inputs else None)
         workers = None
@@ -544,7 +601,8 @@ def score(options: ScoreOptions, progress=None) -> Summary:
                                      parsed_ahead)
                 summary.me = history.detect_me(options.me)
                 history.build_events(summary.me)
-                _weigh(options, workers, triage, history, spool, spooled_rows, summary, progress)
+                summary.repeated = history.repeated()
+                _weigh(options, workers, triage, history, spool, spooled_rows, summary, progress, writer)
             finally:
                 history.db.close()
         finally:
@@ -585,12 +643,12 @@ def _read(options: ScoreOptions, workers: _Workers, triage: Triage | None, given
 
 
 def _weigh(options: ScoreOptions, workers: _Workers, triage: Triage | None, history: ExportHistory,
-           spool_path: Path, spooled_rows: int, summary: Summary, progress) -> None:
+           spool_path: Path, spooled_rows: int, summary: Summary, progress, writer) -> None:
     """Stage 2: every spooled row weighed against the finished history; rows written in input order.
     The history no longer changes, so its chunks are independent too."""
     me = frozenset(summary.me)
     relate_here = partial(relate_spooled, history=history, triage=triage, me=me, render=renderer(options.format))
-    with open_writer(options.format, options.output) as writer, open(spool_path, "rb") as spool:
+    with open(spool_path, "rb") as spool:
         for _, results in workers.map(relate_here, _relate_chunk, _chunks(spool, CHUNK), history.path, me,
                                       options.format):
             if progress is not None:
@@ -711,6 +769,9 @@ def format_summary(summary: Summary) -> str:
         lines += ["", "not scored, by design: " + ", ".join(f"{n} {why}" for why, n in summary.not_scored.items())]
     if summary.flagged:
         lines += ["repaired while parsing: " + ", ".join(f"{n} {why}" for why, n in summary.flagged.most_common())]
+    if summary.repeated:
+        lines += [f"{summary.repeated} messages repeat an earlier one (same sender, date, subject and text, whatever "
+                  "their Message-ID): each was scored, and counted once as history"]
     if summary.unreadable:
         lines += ["", f"skipped {len(summary.unreadable)} unreadable:"]
         lines += [f"  {where}: {why}" for where, why in summary.unreadable[:20]]

@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -132,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     filter_.add_argument("--action-only", action="store_true", help="print only the action (for Sieve)")
     filter_.add_argument("--learn", action="store_true", help="record the ask in the ledger, once per Message-ID")
     filter_.add_argument("--tempfail", action="store_true", help="exit 75 on error instead of 0")
-    filter_.add_argument("--timeout", type=float, default=20.0, help="seconds before failing open (default 20)")
+    filter_.add_argument("--timeout", type=_seconds, default=20.0,
+                         help="seconds before failing open (default 20; above 0, at most 3600)")
     filter_.add_argument("--connect", default=None, metavar="ADDR",
                          help="use a running `triage serve` (unix:/path or 127.0.0.1:PORT); score here if it is down")
     filter_.set_defaults(func=_cmd_filter)
@@ -140,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="keep the model loaded for `triage filter --connect`")
     _filter_options(serve)
     serve.add_argument("address", help="unix:/path/to/socket or 127.0.0.1:PORT (loopback only)")
+    serve.add_argument("--allow-learn", action="store_true",
+                       help="record the asks of clients that run `triage filter --learn` (off by default: "
+                            "any local client can reach the daemon, so writing the ledger is the owner's choice)")
     serve.set_defaults(func=_cmd_serve)
 
     try:
@@ -192,16 +197,22 @@ def _cmd_evaluate(args) -> int:
 
 
 def run_score(options, quiet: bool = False, engine: str = "local", scheduler: str | None = None) -> int:
-    """Score, print the summary on stderr, and return the exit code (0, or 3 when some were skipped)."""
+    """Score, print the summary on stderr, and return the exit code (0; 3 when some were skipped; 1 when
+    the output could not be written)."""
     from .batch import format_summary, score
+    from .writers import OutputError
 
     with ProgressBars(disable=quiet or not sys.stderr.isatty()) as bars:
-        if engine == "dask":
-            from .distributed import score_dask
+        try:
+            if engine == "dask":
+                from .distributed import score_dask
 
-            summary = score_dask(options, scheduler=scheduler, progress=lambda n: bars("scoring", n))
-        else:
-            summary = score(options, progress=bars)
+                summary = score_dask(options, scheduler=scheduler, progress=lambda n: bars("scoring", n))
+            else:
+                summary = score(options, progress=bars)
+        except OutputError as error:
+            bars.close()
+            return _cannot_write(error)
     if not quiet:
         print(format_summary(summary), file=sys.stderr)
     return summary.exit_code
@@ -267,19 +278,30 @@ def _filter_options(parser) -> None:
                                                         "outreach-triage/ledger.db when it exists)")
 
 
+def _seconds(value: str) -> float:
+    from .mailfilter import check_timeout
+
+    try:
+        return check_timeout(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _cmd_filter(args) -> int:
-    from .mailfilter import FilterOptions, read_stdin, run_filter
+    from .mailfilter import FilterOptions, read_message, run_filter
 
     options = FilterOptions(model=args.model, policy=args.policy, ledger=args.ledger, learn=args.learn,
                             action_only=args.action_only, tempfail=args.tempfail, timeout=args.timeout,
                             connect=args.connect)
-    return run_filter(read_stdin(sys.stdin.buffer), options, sys.stdout.buffer, sys.stderr)
+    raw, more = read_message(sys.stdin.buffer)
+    return run_filter(raw, options, sys.stdout.buffer, sys.stderr, rest=sys.stdin.buffer if more else None)
 
 
 def _cmd_serve(args) -> int:
     from .mailfilter import FilterOptions, serve
 
-    return serve(args.address, FilterOptions(model=args.model, policy=args.policy, ledger=args.ledger))
+    return serve(args.address, FilterOptions(model=args.model, policy=args.policy, ledger=args.ledger),
+                 allow_learn=args.allow_learn)
 
 
 def _cmd_classify(args) -> int:
@@ -301,16 +323,38 @@ def _usage_errors() -> tuple[type[Exception], ...]:
     return (LedgerError, ValueError, FileNotFoundError) + ((model.ModelError,) if model else ())
 
 
+def _cannot_write(error) -> int:
+    print(f"triage: {error}; no output file was left behind", file=sys.stderr)
+    return 1
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the job is, so that its clean-up runs as for Ctrl-C (BaseException: no
+    ``except Exception`` may take it for an error of one message)."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    if args.command == "score":
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
     except _usage_errors() as error:
         print(f"triage: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("triage: interrupted; no output file was left behind", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("triage: terminated; no output file was left behind", file=sys.stderr)
+        return 143
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ from .batch import (
     export_events,
     find_me,
     history_row,
+    unique_events,
     relate,
     reply_parents,
     to_events,
@@ -69,7 +70,7 @@ SEQ_STRIDE = 1 << 40
 CONTENT_SCHEMA = pa.schema([
     ("seq", pa.int64()), ("id", pa.string()), ("sender", pa.string()), ("date", pa.string()),
     ("to", pa.string()), ("in_reply_to", pa.string()), ("label", pa.string()), ("role", pa.string()),
-    ("signal", pa.string()), ("row", pa.large_string()),
+    ("signal", pa.string()), ("fingerprint", pa.string()), ("row", pa.large_string()),
 ])
 """A content part: batch.HISTORY_COLUMNS (recipients joined by newlines) and the content row as JSON."""
 CONTENT_ROW_GROUP = 2000
@@ -78,7 +79,8 @@ KNOWN_SCHEMA = pa.schema([
     ("weight", pa.float64()), ("note", pa.string()), ("source", pa.string()), ("label", pa.string()),
 ])
 """The --history and ledger events, each once per sender key it counts for (``match``)."""
-ROUTED = {"key": "str", "seq": "int64", "date": "str", "kind": "str", "label": "str", "row": "str"}
+ROUTED = {"key": "str", "seq": "int64", "date": "str", "kind": "str", "label": "str", "fingerprint": "str",
+          "row": "str"}
 """A record for the shuffle: a scored message (kind is null, row its content row) or an export event."""
 
 _classifiers: dict[str, Classifier] = {}
@@ -161,15 +163,15 @@ def route_part(path: str, me: tuple[str, ...], parents_path: str):
         row["to"] = row["to"].split("\n") if row["to"] else []
     records: dict[str, list] = {name: [] for name in ROUTED}
 
-    def add(key, seq, date, kind, label, row) -> None:
-        for name, value in zip(ROUTED, (key, seq, date, kind, label, row)):
+    def add(key, seq, date, kind, label, mark, row) -> None:
+        for name, value in zip(ROUTED, (key, seq, date, kind, label, mark, row)):
             records[name].append(value)
 
     for row in rows:
         if row["role"] is None and row["sender"] not in me_set:
-            add(row["sender"] or "", row["seq"], row["date"], None, None, row["row"])  # "": sender unknown
+            add(row["sender"] or "", row["seq"], row["date"], None, None, row["fingerprint"], row["row"])  # "": unknown
     for event in export_events(rows, me_set, _parents(parents_path)):
-        add(event.sender, event.seq, event.date, event.kind, event.label, None)
+        add(event.sender, event.seq, event.date, event.kind, event.label, event.fingerprint, None)
     return pd.DataFrame({name: pd.Series(records[name], dtype=dtype) for name, dtype in ROUTED.items()})
 
 
@@ -182,14 +184,15 @@ def relate_part(records, index: int, policy: Policy, known_path: str, out_dir: s
         if r["kind"] is None:
             messages[r["key"]].append(r)
         else:
-            events[r["key"]].append(ExportEvent(r["key"], r["date"], r["kind"], r["label"], r["seq"]))
+            events[r["key"]].append(ExportEvent(r["key"], r["date"], r["kind"], r["label"], r["seq"], r["fingerprint"]))
     known = _known(known_path)
     summary = Summary()
     with open_writer("parquet", str(Path(out_dir) / PART.format(index))) as writer:
         for key in sorted(messages):
             ordered = sorted(messages[key], key=lambda r: (r["date"] is None, r["date"] or "", r["seq"]))
             rows = [json.loads(r["row"]) for r in ordered]
-            for assessment in relate(rows, to_events(events[key]), known.get(key, []) if key else [], policy):
+            exported = to_events(unique_events(sorted(events[key], key=lambda e: (e.date, e.seq))))
+            for assessment in relate(rows, exported, known.get(key, []) if key else [], policy):
                 writer.write(assessment)
                 _tally(summary, assessment)
     return summary
@@ -321,11 +324,13 @@ def score_dask(options: ScoreOptions, scheduler: str | None = None,
 
             # The messages the user replied to, for export_events; a small table every worker reads.
             content = dd.read_parquet([p.path for p in parts], columns=["id", "sender", "date", "in_reply_to",
-                                                                        "label", "role"])
+                                                                        "label", "role", "fingerprint"])
             own = content[(content.role == "sent") | content.sender.isin(summary.me)]
             replied = own[own.date.notnull() & (own.in_reply_to != "")].in_reply_to.unique(split_out=1)
             own_inbox = (content.role.isnull() & content.sender.isin(summary.me)).sum()
-            replied, own_inbox = dask.compute(replied, own_inbox)
+            repeated = content.fingerprint.count() - content.fingerprint.nunique()
+            replied, own_inbox, repeated = dask.compute(replied, own_inbox, repeated)
+            summary.repeated = int(repeated)
             if own_inbox:
                 summary.not_scored["your own message"] += int(own_inbox)
             parents = content[content.id.isin(list(replied))][["id", "sender", "label"]].compute()

@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from email.utils import parseaddr
 
 from .labels import LABELS
@@ -54,6 +54,13 @@ _HANDLE_FORMS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 _ADDR_SPEC = re.compile(r"[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+"""Event dates are refused outside these: no relationship is older or that far ahead, and within them
+every date moves to UTC, and a standing's month by month chart steps on, without overflowing."""
+MAX_WEIGHT = 100.0
+"""The most one event can count, as many times an ordinary one (weight 1). Bounded, so that no event
+can swamp a sender's whole history or overflow a standing."""
 
 
 @functools.lru_cache(maxsize=65_536)  # a batch builds thousands of events per sender: parse each form once
@@ -96,24 +103,34 @@ def parse_date(value: str | date | datetime) -> datetime:
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"date {value.isoformat()!r} has no timezone; add one (e.g. "
                              f"{value.isoformat()}+00:00 or Z) or give a date alone for midnight UTC")
-        return value.astimezone(UTC)
-    if isinstance(value, date):
-        return datetime.combine(value, time(0, 0), tzinfo=UTC)
-    raise ValueError(f"bad date {value!r}; expected an ISO 8601 string, a date or an aware datetime")
+        try:
+            moment = value.astimezone(UTC)
+        except OverflowError:
+            moment = None
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time(0, 0), tzinfo=UTC)
+    else:
+        raise ValueError(f"bad date {value!r}; expected an ISO 8601 string, a date or an aware datetime")
+    if moment is None or not EARLIEST <= moment < LATEST:
+        raise ValueError(f"date {value.isoformat()!r} is out of range; expected one from "
+                         f"{EARLIEST.date().isoformat()} to {(LATEST - timedelta(days=1)).date().isoformat()}")
+    return moment
 
 
 def parse_weight(value: object) -> float:
-    """A finite, non-negative weight; empty means 1.0. NaN would poison every sum it touches."""
+    """A weight from 0 to MAX_WEIGHT; empty means 1.0. NaN would poison every sum it touches, and a huge
+    one (1e308) overflows a standing to infinity."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return 1.0
+    expected = f"expected a number from 0 to {MAX_WEIGHT:g}"
     if isinstance(value, bool):
-        raise ValueError(f"bad weight {value!r}; expected a finite number >= 0")
+        raise ValueError(f"bad weight {value!r}; {expected}")
     try:
         weight = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"bad weight {value!r}; expected a finite number >= 0") from None
-    if not math.isfinite(weight) or weight < 0:
-        raise ValueError(f"bad weight {value!r}; expected a finite number >= 0")
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"bad weight {value!r}; {expected}") from None
+    if not (math.isfinite(weight) and 0 <= weight <= MAX_WEIGHT):
+        raise ValueError(f"bad weight {value!r}; {expected}")
     return weight
 
 

@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from .events import (
     FIELDS,
     HELP_KINDS,
     KINDS,
+    MAX_WEIGHT,
     SENDER_FORMS,
     SIGNAL_KINDS,
     WITHDRAWAL_KINDS,
@@ -34,6 +36,7 @@ from .events import (
     stored_date,
 )
 from .policy import Policy
+from .writers import from_spreadsheet_safe, spreadsheet_safe
 
 if TYPE_CHECKING:
     from .standing import Standing
@@ -105,14 +108,25 @@ class Ledger:
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path).expanduser() if path is not None else default_ledger_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._use_wal()
-            self._migrate()
+            if not self.path.exists():
+                _create(self.path)
+            elif self.path.is_dir():
+                raise LedgerError(f"ledger {str(self.path)!r} is a folder; expected a ledger database file")
+            elif self.path.stat().st_size == 0:
+                # A new ledger never exists empty (_create), so this file is someone else's, or a mistake.
+                raise LedgerError(f"ledger {str(self.path)!r} is an empty file, not a ledger database; remove it "
+                                  "or give another path (a new ledger is made where no file exists)")
+            self._conn = self._connect(self.path)
         except sqlite3.DatabaseError as error:
             raise LedgerError(f"cannot open ledger {str(self.path)!r}: {error}") from None
+
+    def _connect(self, path: Path) -> sqlite3.Connection:
+        self._conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._use_wal()
+        self._migrate()
+        return self._conn
 
     # ------------------------------------------------------------ plumbing
 
@@ -290,10 +304,37 @@ class Ledger:
         return [dict(zip(columns, row)) for row in self._conn.execute(query + " ORDER BY id", params)]
 
 
+def _create(path: Path) -> None:
+    """Make a new ledger at ``path`` whole or not at all: it is built beside it under another name, then
+    linked into place, so that no process ever sees it empty, and of two processes creating it at once
+    one wins and the other opens the winner's."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, building = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
+    os.close(fd)
+    try:
+        new = Ledger.__new__(Ledger)
+        new.path = Path(building)
+        new._connect(new.path).close()  # closing the last connection folds the WAL back into the file
+        try:
+            os.link(building, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        except OSError:  # a file system without hard links
+            if not path.exists():
+                os.replace(building, path)
+    finally:
+        for leftover in (building, building + "-wal", building + "-shm"):
+            try:
+                os.unlink(leftover)
+            except FileNotFoundError:
+                pass
+
+
 def _event(row: tuple) -> Event:
     sender, date, kind, weight, note, source, label = row
-    return Event(sender=sender, date=datetime.fromisoformat(date), kind=kind, weight=weight, note=note,
-                 source=source, label=label)
+    # Clamped to what Event accepts today: a ledger written by an older version may hold more.
+    return Event(sender=sender, date=datetime.fromisoformat(date), kind=kind, weight=min(weight, MAX_WEIGHT),
+                 note=note, source=source, label=label)
 
 
 def check_format(fmt: str) -> str:
@@ -333,15 +374,17 @@ def _parse(fp: IO[str], fmt: str, name: str) -> Iterator[Event]:
         if missing:
             raise ValueError(f"{name} line 1: header lacks {', '.join(missing)}; expected columns "
                              f"{', '.join(FIELDS)}")
-        rows = ((reader.line_num, row) for row in reader)
+        # Cells written formula-safe (write_events) are read back as they were.
+        rows = ((reader.line_num, {k: from_spreadsheet_safe(v) if isinstance(v, str) else v for k, v in row.items()})
+                for row in reader)
     else:
         rows = _jsonl_rows(fp, name)
     for line, row in rows:
         try:
             if not isinstance(row, dict):
-                raise ValueError(f"expected a JSON object with {', '.join(FIELDS)}, got {row!r}")
+                raise ValueError(f"expected a JSON object with {', '.join(FIELDS)}, got a {type(row).__name__}")
             if None in row:  # csv.DictReader puts extra cells under None
-                raise ValueError(f"more cells than columns: {row[None]!r}")
+                raise ValueError(f"{len(row[None])} more cells than the {len(FIELDS)} columns")
             yield Event.from_row(row)
         except ValueError as error:
             raise ValueError(f"{name} line {line}: {error}") from None
@@ -354,17 +397,22 @@ def _jsonl_rows(fp: IO[str], name: str) -> Iterator[tuple[int, object]]:
         try:
             yield line, json.loads(text)
         except json.JSONDecodeError as error:
-            raise ValueError(f"{name} line {line}: not JSON ({error.msg}): {text.strip()[:80]!r}") from None
+            # No part of the line in the message: the file may not be a ledger file at all, but a secret.
+            raise ValueError(f"{name} line {line}: not JSON ({error.msg} at column {error.colno}); expected one "
+                             f"event per line with {', '.join(FIELDS)}") from None
+        except RecursionError:
+            raise ValueError(f"{name} line {line}: not an event: JSON nested too deeply") from None
 
 
 def write_events(fp: IO[str], events: Iterable[Event], fmt: str = "jsonl") -> None:
     """Write events as a ledger file: JSONL (label null when absent) or CSV (label empty)."""
     check_format(fmt)
     if fmt == "csv":
+        # Formula-safe, as `triage score` writes CSV: a note can be a subject an attacker chose.
         writer = csv.DictWriter(fp, fieldnames=FIELDS, lineterminator="\n")
         writer.writeheader()
         for event in events:
-            writer.writerow({**event.as_row(), "label": event.label or ""})
+            writer.writerow({k: spreadsheet_safe(v) for k, v in {**event.as_row(), "label": event.label or ""}.items()})
     else:
         for event in events:
             fp.write(json.dumps(event.as_row(), ensure_ascii=False) + "\n")

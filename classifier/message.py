@@ -8,6 +8,7 @@ it. HTML is turned into plain text with a real HTML parser and is never rendered
 from __future__ import annotations
 
 import email
+import email.parser
 import email.policy
 import email.utils
 from email.errors import HeaderParseError
@@ -22,6 +23,9 @@ MAX_BODY_CHARS = 100_000
 """Bodies are cut here: enough for any real ask, and a 2 MB body cannot slow a batch down."""
 MAX_PART_BYTES = 2_000_000
 """A text part larger than this is read only up to this size (an attachment disguised as text)."""
+MAX_MULTIPARTS = 64
+"""More boundaries than this and only the headers are parsed: the stdlib's MIME parser recurses once
+per nested multipart, and a thousand levels end in RecursionError. No real message nests so deep."""
 
 
 @dataclass
@@ -53,19 +57,31 @@ _SURROGATES = re.compile("[\udc80-\udcff]")
 """What the email package makes of raw 8-bit bytes in a header."""
 
 
+EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
+"""Dates outside these are no real message's (spam forges "31 Dec 9999"): read as no date, flagged.
+Within them every date can be moved to UTC and compared without overflowing."""
+
+
 def parse_date(value: str | None) -> datetime | None:
-    """RFC 5322 or ISO 8601 date to an aware datetime (UTC when no zone is given); None if unreadable."""
+    """RFC 5322 or ISO 8601 date to an aware datetime (UTC when no zone is given); None if unreadable
+    or outside EARLIEST to LATEST."""
     if not value:
         return None
     value = value.strip()
     try:
         parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    try:
+        in_range = EARLIEST <= parsed < LATEST  # compares in UTC without converting: no overflow
+    except (OverflowError, ValueError):
+        return None
+    return parsed if in_range else None
 
 
 _ATOM = r"[\w!#$%&'*+\-/=?^`{|}~]+"
@@ -182,7 +198,7 @@ def parse_bytes(raw: bytes, *, origin: str = "", fallback_id: str = "") -> Messa
     if b"\x00" in raw:
         message.flag("nul_bytes")
         raw = raw.replace(b"\x00", b"")
-    mail = email.message_from_bytes(raw, policy=email.policy.compat32)
+    mail = _parse_mime(raw, message)
     if mail.defects:
         message.flag("mime_defects")
     headers = _first_headers(mail)
@@ -195,22 +211,55 @@ def parse_bytes(raw: bytes, *, origin: str = "", fallback_id: str = "") -> Messa
         message.flag("bad_address")
     message.sender_name = split_address(sender)[0] if sender else ""
     message.to = [a for a in (normalise_address(v) for v in _addresses(headers, message)) if a]
-    message.date = parse_date(_header(headers, "Date", message))
+    date = _header(headers, "Date", message)
+    message.date = parse_date(date)
+    if date and message.date is None:
+        message.flag("bad_date")
     message.subject = _header(headers, "Subject", message)
     message.in_reply_to = _header(headers, "In-Reply-To", message)
     labels = _header(headers, "X-Gmail-Labels", message)
     message.folders = [label.strip() for label in labels.split(",") if label.strip()] if labels else []
-    try:
-        text = _body_text(mail, message)
-    except (LookupError, ValueError, TypeError, AssertionError, IndexError) as error:
-        # The email package can fail deep in a broken MIME tree; read the raw body instead.
-        message.flag(f"unreadable_mime:{type(error).__name__}")
-        text = raw.partition(b"\n\n")[2].decode("utf-8", errors="replace")
+    if _HEADERS_ONLY in message.flags:
+        text = _raw_body(raw)
+    else:
+        text = _read_body(mail, raw, message)
     if len(text) > MAX_BODY_CHARS:
         message.flag("body_capped")
         text = text[:MAX_BODY_CHARS]
     message.text = text
     return message
+
+
+_HEADERS_ONLY = "mime_too_deep"
+
+
+def _parse_mime(raw: bytes, message: Message) -> MailMessage:
+    """The parsed message, or only its headers (flagged) when its MIME tree is too deep to parse."""
+    if raw.count(b"oundary=") <= MAX_MULTIPARTS:
+        try:
+            return email.message_from_bytes(raw, policy=email.policy.compat32)
+        except RecursionError:
+            pass
+    message.flag(_HEADERS_ONLY)
+    return email.parser.BytesParser(policy=email.policy.compat32).parsebytes(raw, headersonly=True)
+
+
+def _raw_body(raw: bytes) -> str:
+    """The bytes after the header block, as text: what a message that cannot be parsed into parts says."""
+    body = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)
+    return body[1].decode("utf-8", errors="replace") if len(body) > 1 else ""
+
+
+def _read_body(mail: MailMessage, raw: bytes, message: Message) -> str:
+    try:
+        return _body_text(mail, message)
+    except RecursionError:
+        message.flag(_HEADERS_ONLY)
+        return _raw_body(raw)
+    except (LookupError, ValueError, TypeError, AssertionError, IndexError) as error:
+        # The email package can fail deep in a broken MIME tree; read the raw body instead.
+        message.flag(f"unreadable_mime:{type(error).__name__}")
+        return raw.partition(b"\n\n")[2].decode("utf-8", errors="replace")
 
 
 def _addresses(headers: dict[str, object], message: Message) -> list[str]:

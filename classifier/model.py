@@ -162,19 +162,34 @@ def save_model(pipeline, folder: Path, *, candidate: str, corpus_sha256: str, me
     return manifest
 
 
+MANIFEST_FIELDS = {"name": str, "artifact": str, "sha256": str, "labels": list, "libraries": dict}
+"""What a manifest must hold to be checked at all, with the type each must be."""
+
+
 def read_manifest(folder: Path) -> dict:
     path = folder / MANIFEST
     if not path.is_file():
         raise ModelError(f"no model at {folder}: {MANIFEST} is missing (train one with `triage train`)")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise ModelError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(manifest, dict):
+        raise ModelError(f"{path} holds a JSON {type(manifest).__name__}; expected an object with "
+                         f"{', '.join(MANIFEST_FIELDS)}")
+    for name, kind in MANIFEST_FIELDS.items():
+        if not isinstance(manifest.get(name), kind):
+            raise ModelError(f"{path}: {name!r} is {type(manifest.get(name)).__name__}; expected a JSON "
+                             f"{ {str: 'string', list: 'array', dict: 'object'}[kind]}")
+    return manifest
 
 
 def check_manifest(folder: Path, manifest: dict) -> Path:
     """Refuse a model whose artifact, labels or library versions do not match its manifest."""
-    artifact = folder / manifest.get("artifact", ARTIFACT)
+    artifact = folder / manifest["artifact"]
+    if artifact.resolve().parent != folder.resolve():
+        raise ModelError(f"model artifact {manifest['artifact']!r} is not a file of the model folder {folder}; "
+                         "refusing to load it")
     if not artifact.is_file():
         raise ModelError(f"model artifact {artifact} is missing")
     actual = sha256_file(artifact)
@@ -185,7 +200,7 @@ def check_manifest(folder: Path, manifest: dict) -> Path:
         raise ModelError(f"model labels {manifest.get('labels')} differ from this version's {list(LABELS)}")
     installed = library_versions()
     for name in PINNED_LIBRARIES:
-        saved = manifest.get("libraries", {}).get(name)
+        saved = manifest["libraries"].get(name)
         if saved != installed[name]:
             raise ModelError(f"model {folder.name} was saved with {name} {saved}, but {installed[name]} is "
                              f"installed; install the pinned versions (make setup) or retrain (triage train)")
@@ -211,10 +226,18 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL) -> LoadedModel:
     folder = model_dir(name_or_path)
     manifest = read_manifest(folder)
     artifact = check_manifest(folder, manifest)
-    untrusted = set(sio.get_untrusted_types(file=artifact)) - set(TRUSTED_TYPES)
-    if untrusted:
-        raise ModelError(f"model {artifact} holds types outside the allowlist: {', '.join(sorted(untrusted))}")
-    pipeline = sio.load(artifact, trusted=TRUSTED_TYPES)
+    if not zipfile.is_zipfile(artifact):
+        raise ModelError(f"model artifact {artifact} is not a skops file (not a zip archive); refusing to load it")
+    try:
+        untrusted = set(sio.get_untrusted_types(file=artifact)) - set(TRUSTED_TYPES)
+        if untrusted:
+            raise ModelError(f"model {artifact} holds types outside the allowlist: {', '.join(sorted(untrusted))}")
+        pipeline = sio.load(artifact, trusted=TRUSTED_TYPES)
+    except ModelError:
+        raise
+    except Exception as error:  # skops reads an archive an attacker may have shaped: any failure is a refusal  # noqa: BLE001
+        raise ModelError(f"model artifact {artifact} cannot be read as a model ({type(error).__name__}); "
+                         "refusing to load it") from None
     return LoadedModel(pipeline, manifest, folder)
 
 

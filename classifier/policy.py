@@ -19,7 +19,7 @@ from typing import Any
 
 from .events import DEPOSIT_KINDS
 from .labels import LABELS, check_label
-from .standing import Standing, ask_cost, promotion_hits, times
+from .standing import Standing, ask_cost, promotion_hits, repeat_multiplier, times
 
 DEFAULT_POLICY_PATH = Path(__file__).resolve().with_name("policy.toml")
 ASK_COST_KEYS: tuple[str, ...] = (*LABELS, "unlabelled")
@@ -32,6 +32,7 @@ _CHECKS = {
     "non_negative": (lambda v: v >= 0, "a number >= 0"),
     "fraction": (lambda v: 0 <= v <= 1, "a number from 0 to 1"),
     "at_least_one": (lambda v: v >= 1, "a number >= 1"),
+    "escalation": (lambda v: 1 <= v <= 10, "a number from 1 to 10"),
     "finite": (lambda v: True, "a finite number"),
 }
 
@@ -54,7 +55,7 @@ class Policy:
     vouch_credit: float = _key("non_negative")
     withdrawal_multiplier: float = _key("at_least_one")
     repeat_window_days: float = _key("non_negative")
-    repeat_escalation: float = _key("at_least_one")
+    repeat_escalation: float = _key("escalation")
     promotion_multiplier: float = _key("at_least_one")
     promotion_words: tuple[str, ...] = _key("words")
     net_taker_asks: int = _key("count")
@@ -273,7 +274,7 @@ def _review(probabilities: Mapping[str, float], policy: Policy) -> tuple[bool, l
 
 def _price(label: str, ask_text: str, s: Standing, policy: Policy) -> tuple[float, list[str]]:
     """The cost of this ask, and the sentences that explain it."""
-    cost = ask_cost(label, ask_text, policy) * policy.repeat_escalation ** s.asks_in_window
+    cost = ask_cost(label, ask_text, policy) * repeat_multiplier(s.asks_in_window, policy)
     reasons = []
     hits = promotion_hits(ask_text, policy.promotion_words)
     if hits and policy.promotion_multiplier > 1:

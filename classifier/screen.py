@@ -136,8 +136,7 @@ def score_inbox(source: str | Path, triage: Triage, *, me: Iterable[str] = (), i
 
 def _read_export_events(history: ExportHistory) -> dict[str, list[tuple[int, Event]]]:
     events: dict[str, list[tuple[int, Event]]] = {}
-    for sender, when, kind, label, seq in history.db.execute(
-            "SELECT sender, date, kind, label, seq FROM events ORDER BY date, seq"):
+    for sender, when, kind, label, seq, _ in history.unique_events():
         try:
             event = Event(sender=sender, date=datetime.fromisoformat(when), kind=kind, label=label, source="export")
         except ValueError:  # a sender no ledger key can name (a bare CSV name): no history, not a crash

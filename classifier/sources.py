@@ -106,12 +106,33 @@ def _sniff(head: bytes, name: str) -> str:
     if stripped.startswith(b"{"):
         return "jsonl"
     first_line = stripped.split(b"\n", 1)[0]
-    if b":" in first_line and not first_line.startswith(b'"') and b"," not in first_line.split(b":")[0]:
+    if _looks_like_mail(stripped):
         return "eml"
     if b"," in first_line:
         return "csv"
     raise FormatError(f"cannot tell the format of {name}; expected one of {', '.join(FORMATS)} "
                       "(name the format with --input-format)")
+
+
+_HEADER_LINE = re.compile(rb"([!-9;-~]+)[ \t]*:")
+_MAIL_HEADERS = {b"from", b"to", b"subject", b"date", b"message-id", b"received", b"return-path", b"mime-version",
+                 b"delivered-to", b"reply-to", b"sender", b"cc", b"content-type", b"x-gmail-labels"}
+
+
+def _looks_like_mail(head: bytes) -> bool:
+    """Whether ``head`` opens with an RFC 5322 header block holding a header mail has (From, Subject,
+    Received...): a file of "name: value" lines such as /etc/passwd is not taken for a message."""
+    for line in head.splitlines()[:64]:
+        if not line.strip():
+            return False  # the header block ended before a mail header
+        if line[:1] in (b" ", b"\t"):
+            continue  # a folded header's continuation
+        match = _HEADER_LINE.match(line)
+        if match is None:
+            return False
+        if match.group(1).lower() in _MAIL_HEADERS:
+            return True
+    return False
 
 
 def iter_messages(source: str | Path, fmt: str | None = None, columns: CsvColumns | None = None,
@@ -183,6 +204,11 @@ def _iter_mbox(path: Path) -> Iterator[Record]:
 MBOX_BLOCK = 1 << 20
 """Bytes read at a time when splitting an mbox: one message in memory, plus at most this."""
 _QUOTED_FROM = re.compile(rb"^>From ", re.MULTILINE)
+_ENVELOPE = re.compile(rb"From \S+ +[A-Z][a-z]{2} +[A-Z][a-z]{2} +\d{1,2} +\d{1,2}:\d{2}(?::\d{2})?"
+                       rb"(?: +\S+)? +\d{4}(?: +\S+)? *\r?\n?$")
+"""An envelope line ("From sender Mon Jan  1 00:00:00 2024", with or without a zone): a separator even
+without the blank line before it, which some exporters leave out (the stdlib's mailbox splits there
+too). A body line that merely starts with "From " needs the blank line to split the message."""
 
 
 def _from_lines(lines: bytes) -> Iterator[int]:
@@ -198,7 +224,8 @@ def _from_lines(lines: bytes) -> Iterator[int]:
 def _split_mbox(stream, name: str, block: int = MBOX_BLOCK) -> Iterator[Record]:
     """Split an mbox stream on its "From " separator lines, one message in memory at a time.
 
-    A "From " line after a blank line ends the message before it; one at the start of a message (the
+    A "From " line after a blank line, or one shaped like an envelope line, ends the message before it;
+    one at the start of a message (the
     file's first line, or right after a separator) is dropped; any other stays in the body. ">From "
     quoting (mboxrd) is undone the way ``mailbox`` does it. The stdlib ``mailbox.mbox`` first indexes
     the whole file and cannot read a pipe; this reads once, in order, a block at a time, and looks only
@@ -230,7 +257,8 @@ class _MboxSplitter:
         for start in _from_lines(lines):
             self._take(lines[done:start])
             end = lines.find(b"\n", start) + 1 or len(lines)
-            if self.previous_blank and self.pieces:  # a separator: the message before it is complete
+            if self.pieces and (self.previous_blank or _ENVELOPE.match(lines, start, end)):
+                # a separator: the message before it is complete
                 yield self._message()
             elif self.pieces:  # a "From " line inside a body
                 self.pieces.append(lines[start:end])
@@ -296,8 +324,9 @@ def _iter_csv(f, name: str, columns: CsvColumns | None) -> Iterator[Message | Un
         return
     columns = columns or CsvColumns()
     if columns.text not in header:
-        raise FormatError(f"{name}: no column {columns.text!r} for the text; columns are {', '.join(header)} "
-                          "(name one with --text-col)")
+        # The header's cells are not repeated: the file may be no CSV at all, and its first line a secret.
+        raise FormatError(f"{name}: no column {columns.text!r} for the text among its {len(header)} columns "
+                          "(name the text column with --text-col)")
     for index, row in enumerate(reader):
         origin = f"{name}#{index}"
         if None in row:  # more cells than the header: a broken row, not a message
@@ -338,27 +367,46 @@ def _iter_jsonl(stream, name: str) -> Iterator[Message | Unreadable]:
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             yield Unreadable(origin, f"not JSON: {error}")
             continue
-        repaired = False
-        if b"\\u" in line:  # only an escape makes a lone surrogate
-            cleaned = _replace_lone_surrogates(row)
-            repaired, row = cleaned != row, cleaned
+        except RecursionError:
+            yield Unreadable(origin, "not a message: JSON nested too deeply")
+            continue
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):
             yield Unreadable(origin, "expected an object with a string 'text'")
             continue
+        repaired = False
+        if b"\\u" in line:  # only an escape makes a lone surrogate
+            try:
+                cleaned = _replace_lone_surrogates(row)
+            except RecursionError:
+                yield Unreadable(origin, "not a message: JSON nested too deeply")
+                continue
+            repaired, row = cleaned != row, cleaned
         sender = row.get("sender")
         message = Message(id=str(row.get("id") or origin), origin=origin, text=row["text"],
                           subject=str(row.get("subject") or ""), channel=str(row.get("channel") or "email"),
                           sender_name=str(row.get("sender_name") or ""))
         if isinstance(sender, str) and sender.strip():
             message.sender = normalise_address(sender) or sender.strip().lower()
-        message.date = parse_date(str(row["date"])) if row.get("date") else None
-        if row.get("date") and message.date is None:
+        date = row.get("date")
+        message.date = parse_date(date) if isinstance(date, str) else None
+        if date and message.date is None:
             message.flag("bad_date")
         if repaired:
             message.flag("lone_surrogates")
-        folders = row.get("folders") or ([row["folder"]] if row.get("folder") else [])
-        message.folders = [str(f) for f in folders]
+        message.folders = _folders(row, message)
         yield message
+
+
+def _folders(row: dict, message: Message) -> list[str]:
+    """A JSONL row's "folders" (a list of names) or "folder" (one name); anything else is flagged and
+    left out, so that the message is still read."""
+    folders = row.get("folders") or ([row["folder"]] if row.get("folder") else [])
+    if isinstance(folders, str):
+        folders = [folders]
+    if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
+        message.flag("bad_folders")
+        return []
+    return folders
 
 
 def _replace_lone_surrogates(value):

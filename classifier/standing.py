@@ -126,6 +126,16 @@ def _promotion_hits(text: str, words: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(m.group(1) for m in _promotion_pattern(words).finditer(normalised)))
 
 
+MAX_REPEATS_COUNTED = 20
+"""Repeats past this many in one window cost no more than the twentieth: by then the answer is no
+anyway, and an unbounded power overflows (a ledger with 2,000 asks in a month did)."""
+
+
+def repeat_multiplier(repeats: int, policy: Policy) -> float:
+    """What an ask costs more for the earlier asks inside the repeat window: repeat_escalation per repeat."""
+    return policy.repeat_escalation ** min(repeats, MAX_REPEATS_COUNTED)
+
+
 def ask_cost(label: str | None, text_hints: str, policy: Policy) -> float:
     """The cost of one ask of ``label`` (None: unlabelled) before repeats: the policy's cost per label,
     times promotion_multiplier when ``text_hints`` ask to promote, share, retweet or endorse."""
@@ -262,7 +272,7 @@ class Timeline:
             cost = costs.get((a.label, a.note))
             if cost is None:
                 cost = costs[a.label, a.note] = ask_cost(a.label, a.note, policy)
-            base.append(a.weight * cost * policy.repeat_escalation ** repeats)
+            base.append(a.weight * cost * repeat_multiplier(repeats, policy))
         self.ask_base = np.array(base, dtype=np.float64)
 
     def tally(self, end: int, at: datetime, history: list[tuple[datetime, float]] | None = None) -> Standing:

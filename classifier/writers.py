@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import sys
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -41,11 +43,21 @@ def flat_row(assessment) -> dict:
     return {column: flat[column] for column in FLAT_COLUMNS}
 
 
+_QUOTED = frozenset(("'", *_FORMULA_START))
+
+
 def spreadsheet_safe(value):
-    """Neutralise a cell a spreadsheet would run as a formula (=, +, -, @, tab, CR): prefix a quote."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    """Neutralise a cell a spreadsheet would run as a formula (=, +, -, @, tab, CR): prefix a quote.
+    A value that already starts with a quote before one of those (or before a second quote) gets one
+    too, so that ``from_spreadsheet_safe`` gives every value back exactly."""
+    if isinstance(value, str) and (value.startswith(_FORMULA_START) or (value[:1] == "'" and value[1:2] in _QUOTED)):
         return "'" + value
     return value
+
+
+def from_spreadsheet_safe(value: str) -> str:
+    """The value ``spreadsheet_safe`` was given (a CSV written by this program, read back)."""
+    return value[1:] if value[:1] == "'" and value[1:2] in _QUOTED else value
 
 
 def render_jsonl(assessment) -> str:
@@ -89,19 +101,23 @@ class JsonlWriter(_Writer):
     def close(self) -> None:
         self.stream.flush()
 
+    def release(self) -> None:
+        """Let go of the file, whether or not close() ran (an error on the way out)."""
+        if isinstance(self.stream, _Guarded) and self.stream.stream is not sys.stdout:
+            try:
+                self.stream.stream.close()
+            except OSError:
+                pass  # the error that matters was raised by write or close
 
-class CsvWriter(_Writer):
+
+class CsvWriter(JsonlWriter):
     format = "csv"
 
     def __init__(self, stream):
         self.stream = stream
-        csv.DictWriter(stream, fieldnames=FLAT_COLUMNS).writeheader()
-
-    def write_rendered(self, line: str) -> None:
-        self.stream.write(line)
-
-    def close(self) -> None:
-        self.stream.flush()
+        header = io.StringIO()
+        csv.DictWriter(header, fieldnames=FLAT_COLUMNS).writeheader()
+        stream.write(header.getvalue())
 
 
 class ParquetWriter(_Writer):
@@ -109,14 +125,18 @@ class ParquetWriter(_Writer):
 
     format = "parquet"
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, name: str | None = None):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         types = {"needs_review": pa.bool_(), "standing_balance": pa.float64(),
                  **{f"p_{label}": pa.float64() for label in LABELS}}
+        self.name = name or str(path)
         self.schema = pa.schema([(c, types.get(c, pa.string())) for c in FLAT_COLUMNS])
-        self.writer = pq.ParquetWriter(path, self.schema)
+        try:
+            self.writer = pq.ParquetWriter(path, self.schema)
+        except OSError as error:
+            raise ValueError(f"cannot write {self.name}: {error}") from None
         self.rows: list[dict] = []
 
     def write_rendered(self, row: dict) -> None:
@@ -128,33 +148,121 @@ class ParquetWriter(_Writer):
         import pyarrow as pa
 
         if self.rows:
-            self.writer.write_table(pa.Table.from_pylist(self.rows, schema=self.schema))
+            try:
+                self.writer.write_table(pa.Table.from_pylist(self.rows, schema=self.schema))
+            except OSError as error:
+                raise OutputError(f"cannot write {self.name}: {error}") from None
             self.rows = []
 
     def close(self) -> None:
         self._flush()
-        self.writer.close()
+        try:
+            self.writer.close()
+        except OSError as error:
+            raise OutputError(f"cannot write {self.name}: {error}") from None
+
+    def release(self) -> None:
+        try:
+            self.writer.close()
+        except OSError:
+            pass
+
+
+class OutputError(Exception):
+    """The output cannot be written (a full disk, a folder given as the file): nothing is left behind."""
+
+
+class _Guarded:
+    """A stream whose write and flush errors are OutputErrors naming the output."""
+
+    def __init__(self, stream, name: str):
+        self.stream, self.name = stream, name
+
+    def write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+        except OSError as error:
+            raise OutputError(f"cannot write {self.name}: {error.strerror or error}") from None
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError as error:
+            raise OutputError(f"cannot write {self.name}: {error.strerror or error}") from None
+
+
+def check_output_path(output: str) -> Path:
+    """The file ``output`` names, when it can be written: not a folder, in a folder that exists."""
+    path = Path(output)
+    if path.is_dir():
+        raise ValueError(f"output {output} is a folder; expected a file to write (-o FILE)")
+    if not path.parent.is_dir():
+        raise ValueError(f"cannot write {output}: there is no folder {path.parent}")
+    return path
+
+
+@contextmanager
+def output_file(output: str, binary: bool = False):
+    """A path to write the output ``output`` at, made whole or not at all: a temporary file beside it,
+    renamed over it when the block ends well and removed when it does not (an error, Ctrl-C, SIGTERM),
+    so that no half-written output is ever left. A device or pipe (/dev/null, a FIFO) is written as
+    it is. Yields (path to write, display name)."""
+    path = check_output_path(output)
+    if path.exists() and not path.is_file():
+        yield path
+        return
+    try:
+        fd, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    except OSError as error:
+        raise ValueError(f"cannot write {output}: {error.strerror or error}") from None
+    os.close(fd)
+    try:
+        yield Path(partial)
+        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask()
+        os.chmod(partial, mode)
+        os.replace(partial, path)
+    except BaseException:
+        try:
+            os.unlink(partial)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @contextmanager
 def open_writer(fmt: str, output: str | None):
-    """A writer for ``fmt`` to the file ``output``, or to stdout when it is None or "-"."""
+    """A writer for ``fmt`` to the file ``output`` (whole or not at all: see output_file), or to stdout
+    when it is None or "-". Opened before any message is read, so that an output that cannot be
+    written is said at once."""
     check_output_format(fmt)
     to_stdout = output in (None, "-")
-    if fmt == "parquet":
-        if to_stdout:
+    if to_stdout:
+        if fmt == "parquet":
             raise ValueError("parquet output needs a file: give -o OUT.parquet")
-        writer = ParquetWriter(Path(output))
+        writer = JsonlWriter(_Guarded(sys.stdout, "stdout")) if fmt == "jsonl" else CsvWriter(_Guarded(sys.stdout, "stdout"))
         try:
             yield writer
         finally:
             writer.close()
         return
-    stream = sys.stdout if to_stdout else open(output, "w", encoding="utf-8", newline="")
-    writer = JsonlWriter(stream) if fmt == "jsonl" else CsvWriter(stream)
-    try:
-        yield writer
-    finally:
-        writer.close()
-        if not to_stdout:
-            stream.close()
+    with output_file(output) as path:
+        if fmt == "parquet":
+            writer = ParquetWriter(path, output)
+        else:
+            try:
+                stream = open(path, "w", encoding="utf-8", newline="")
+            except OSError as error:
+                raise ValueError(f"cannot write {output}: {error.strerror or error}") from None
+            guarded = _Guarded(stream, output)
+            writer = JsonlWriter(guarded) if fmt == "jsonl" else CsvWriter(guarded)
+        try:
+            yield writer
+            writer.close()
+        finally:
+            writer.release()

@@ -87,7 +87,7 @@ def _tally(past: list[Event], at: datetime, policy: Policy) -> Standing:
         if cost is None:
             cost = costs[a.label, a.note] = ask_cost(a.label, a.note, policy)
         age = (at - a.date).total_seconds() / SECONDS_PER_DAY
-        debit.append(a.weight * cost * escalation ** repeats * max(floor, 0.5 ** (age / half_life)))
+        debit.append(a.weight * cost * escalation ** min(repeats, 20) * max(floor, 0.5 ** (age / half_life)))
     for f in favours:
         # The mirror of a `helped` deposit, so it is treated the same way (recent ones weigh more), and
         # then costs withdrawal_multiplier times as much: earned slowly, spent quickly.

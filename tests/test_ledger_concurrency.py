@@ -89,7 +89,9 @@ def test_opening_waits_while_another_process_creates_the_schema(tmp_path: Path) 
     switch at once while that lock is held, without waiting on the busy timeout, so a second open
     must retry rather than fail with "database is locked" (it did, now and then, before)."""
     path = tmp_path / "ledger.db"
-    sqlite3.connect(path).close()  # a new, empty file in the default rollback-journal mode
+    with sqlite3.connect(path) as made:  # a database in the default rollback-journal mode, with no schema yet
+        made.execute("CREATE TABLE scratch (x)")
+    made.close()
     blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     blocker.execute("BEGIN IMMEDIATE")
     release = threading.Timer(0.3, lambda: blocker.execute("COMMIT"))

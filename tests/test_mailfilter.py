@@ -125,7 +125,8 @@ def test_the_daemon_gives_the_same_headers_and_the_client_falls_back_when_it_is_
         assert remote == local
     finally:
         server.shutdown()
-        server.server_close()
+        thread.join(10)
+        server.close()
     code, fallback, err = filter_bytes(raw, connect=address)  # nobody listening now
     assert code == 0 and fallback == local
 

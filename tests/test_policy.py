@@ -84,7 +84,7 @@ def test_unknown_keys_are_named_with_the_allowed_ones(tmp_path: Path) -> None:
     ("[deposit_weight]\nhelped = nan", "deposit_weight.helped = nan is not allowed"),
     ("burst_factor = 1.5", "burst_factor = 1.5 is not allowed; expected a number from 0 to 1"),
     ("deposit_half_life_days = 0", "deposit_half_life_days = 0 is not allowed; expected a number > 0"),
-    ("repeat_escalation = 0.5", "repeat_escalation = 0.5 is not allowed; expected a number >= 1"),
+    ("repeat_escalation = 0.5", "repeat_escalation = 0.5 is not allowed; expected a number from 1 to 10"),
     ("recent_help_multiplier = 0.9", "expected a number >= 1"),
     ("vouch_credit = \"lots\"", "vouch_credit = 'lots' is not allowed"),
     ("vouch_credit = true", "vouch_credit = True is not allowed"),

@@ -159,7 +159,7 @@ def _split_mbox_by_lines(stream, name):
 
     index, lines, previous_blank, out = 0, [], True, []
     for line in stream:
-        if line.startswith(b"From ") and previous_blank and lines:
+        if line.startswith(b"From ") and (previous_blank or _ENVELOPE_LINE.fullmatch(line)) and lines:
             out.append(message(lines, index))
             index, lines = index + 1, []
             previous_blank = False
@@ -174,7 +174,12 @@ def _split_mbox_by_lines(stream, name):
     return out
 
 
-_LINES = [b"From a@b Mon\n", b"From \n", b">From b\n", b">>From c\n", b"\n", b"\r\n", b"text\n", b"x\r\n",
+import re as _re
+
+# An envelope line as mbox writers make it (a day, a month, a time, a year), also without a blank line before it.
+_ENVELOPE_LINE = _re.compile(rb"From \S+ +\w{3} +\w{3} +\d+ +[\d:]+( +\S+)? +\d{4}( +\S+)?\s*")
+_LINES = [b"From a@b Mon\n", b"From a@b Mon Jan  1 10:00:00 2024\n", b"From - Tue Feb 12 08:01:02 +0000 2019\r\n",
+          b"From \n", b">From b\n", b">>From c\n", b"\n", b"\r\n", b"text\n", b"x\r\n",
           b"From", b"abc From d\n", b" From e\n", b"\rFrom f\n", b">From", b"From g"]
 
 
