@@ -9,6 +9,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
+# The public datasets stay outside the repository, in a data home holding data/real/ and eval/real/.
+# When a ../shared folder sits beside the checkout (the team's machines, CI), it is the data home;
+# an OUTREACH_DATA_HOME already set wins. Without one, `make test` skips the tests that need it.
+ifeq ($(origin OUTREACH_DATA_HOME), undefined)
+ifneq ($(wildcard ../shared/data/real),)
+export OUTREACH_DATA_HOME := $(abspath ../shared)
+endif
+endif
 
 .PHONY: setup demo test corpus train evaluate bench clean
 
@@ -41,7 +49,7 @@ evaluate: setup
 
 # Speed and memory, numbers in docs/benchmarks.md (about 12 minutes; `bench/run.py --quick` for a few minutes).
 # bogofilter, from Debian, is the comparison; without it that part is skipped.
-bench: setup
+bench: setup corpus
 	@command -v bogofilter >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] \
 		&& apt-get install -y -qq bogofilter >/dev/null; } || echo "bogofilter is not installed: its comparison is skipped"
 	$(BIN)/python bench/run.py

@@ -1,8 +1,9 @@
 """outreach-triage: the triage screen. Run with ``streamlit run app.py``.
 
-Widgets -> classifier API -> display. The queue and the corrections live in classifier/screen.py,
-retraining with corrections in classifier/relearn.py; this file only lays them out. Message text is
-untrusted: it is shown as plain text, or as escaped HTML (screen.highlight_html, screen.md_escape).
+Widgets -> classifier API -> display. The queue, the corrections and retraining live in
+classifier/frontends/screen.py (a view model over the same stages as the batch job); this file only
+lays them out. Message text is untrusted: it is shown as plain text, or as escaped HTML
+(screen.highlight_html, screen.md_escape).
 """
 
 from __future__ import annotations
@@ -15,11 +16,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from classifier import ACTIONS, LABELS, Ledger, Triage, relearn, screen
-from classifier.ledger import LedgerError, default_ledger_path, read_events
-from classifier.model import DEFAULT_MODEL, ModelError, model_dir, read_manifest
-from classifier.replies import clean
-from classifier.sources import FormatError
+from classifier import ACTIONS, LABELS, FormatError, Ledger, LedgerError, ModelError, Triage
+from classifier.frontends import screen
 
 HERE = Path(__file__).resolve().parent
 SAMPLE_INBOX = HERE / "data" / "sample" / "inbox.mbox"
@@ -51,7 +49,7 @@ with st.sidebar:
         "History file (optional)", key="history", help="Ledger events you noted down: JSONL or CSV.")
     me_text = st.text_input("Your addresses (optional)", key="me",
                             help="Comma-separated. Left empty, they are found from your Sent folder.")
-    ledger_text = st.text_input("Ledger database", value=str(default_ledger_path()), key="ledger",
+    ledger_text = st.text_input("Ledger database", value=str(screen.ledger_path_default()), key="ledger",
                                 help="Corrections and the events you record are kept here (SQLite).")
     if st.button("Score again", key="rescore", help="Picks up events recorded elsewhere, e.g. with triage ledger."):
         st.session_state.pop("inbox_key", None)
@@ -63,8 +61,8 @@ except (LedgerError, OSError) as error:
     st.stop()
 
 try:
-    folder = model_dir(DEFAULT_MODEL)
-    base = load_triage(str(folder), read_manifest(folder)["sha256"])
+    folder, sha256 = screen.model_in_use()
+    base = load_triage(str(folder), sha256)
 except ModelError as error:
     st.error(f"Cannot load the model: {error}")
     st.stop()
@@ -74,7 +72,7 @@ if where == SAMPLE:
 else:
     history_path = Path(history_text.strip()).expanduser() if history_text.strip() else None
 try:
-    history = read_events(history_path) if history_path else None
+    history = screen.read_history(history_path) if history_path else None
 except (OSError, ValueError) as error:
     st.error(f"Cannot read the history file: {error}")
     st.stop()
@@ -120,7 +118,7 @@ if st.session_state.get("inbox_key") != key:
     st.session_state.update(inbox_key=key, inbox=inbox, relearned=None)
 inbox = st.session_state.inbox
 
-corrections = ledger.corrections()
+corrections = screen.corrections(ledger)
 labels_by_hand = screen.active_corrections(corrections).labels
 rows = screen.current_rows(inbox, triage, corrections)
 by_seq = {row["seq"]: row for row in rows}
@@ -242,6 +240,16 @@ with queue_tab:
             for label in LABELS:
                 st.progress(row["probabilities"][label], text=f"{label} {row['probabilities'][label]:.2f}")
 
+            st.markdown(f"**How close:** {row['tie']}")
+            c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+            choices = list(screen.TIE_CHOICES)
+            current = screen.declared_tie(ledger, row)
+            tie = c1.selectbox("I know this person", choices, index=choices.index(current), key=f"tie_{seq}_{current}",
+                               help="Family and close ties are never sent the 'build a relationship first' reply.")
+            if c2.button("Set", key=f"set_tie_{seq}", disabled=row["sender"] is None or tie == current):
+                screen.set_tie(ledger, row, tie)
+                st.rerun()
+
             st.markdown("**Their standing over time**")
             st.caption(screen.md_escape(row["standing"]["summary"]))
             events = screen.sender_events(inbox, triage, row["sender"], labels_by_hand)
@@ -285,7 +293,7 @@ with learn_tab:
     for correction in [c for c in active if c["message_id"] in in_inbox]:
         text_col, undo_col = st.columns([6, 1], vertical_alignment="center")
         text_col.text(f"{correction['created'][:16].replace('T', ' ')}  {screen.describe_correction(correction)}  "
-                      f"({clean(correction['message_id'], 60)})")
+                      f"({screen.clean(correction['message_id'], 60)})")
         if undo_col.button("Undo", key=f"undo_all_{correction['id']}"):
             screen.undo(ledger, correction)
             st.rerun()
@@ -293,12 +301,12 @@ with learn_tab:
     st.divider()
     st.markdown("**Retrain with my corrections**")
     st.caption(f"Trains the current model's kind on the corpus's training part plus your corrected messages "
-               f"(each counts {relearn.CORRECTION_WEIGHT:g} times), measures it against the current one on the "
+               f"(each counts {screen.CORRECTION_WEIGHT:g} times), measures it against the current one on the "
                f"held-out part, and keeps it aside until you choose to use it. It takes a few minutes.")
     if st.button("Retrain with my corrections", key="retrain", disabled=not examples):
         bar = st.progress(0.0, text="starting")
         try:
-            st.session_state.relearned = relearn.retrain(examples, progress=lambda what, done: bar.progress(done, text=what))
+            st.session_state.relearned = screen.retrain(examples, progress=lambda what, done: bar.progress(done, text=what))
         except (ModelError, OSError, ValueError) as error:
             st.error(f"Retraining failed: {error}")
     result = st.session_state.get("relearned")
@@ -309,14 +317,14 @@ with learn_tab:
         if result.corpus_changed:
             st.warning("The current model was trained on an older version of the corpus, so some held-out "
                        "messages may be ones it learned from: its numbers can look better than they are.")
-    pending = relearn.pending()
+    pending = screen.pending_model()
     confirmed = st.checkbox("I have compared the numbers and want to use the new model", key="confirm_promote",
                             disabled=not pending)
     use_col, back_col = st.columns(2)
     if use_col.button("Use the new model", key="promote", disabled=not (confirmed and pending)):
-        relearn.promote()
+        screen.promote_model()
         st.session_state.relearned = None
         st.rerun()
-    if back_col.button("Roll back to the previous model", key="rollback", disabled=not relearn.previous_dir().is_dir()):
-        relearn.rollback()
+    if back_col.button("Roll back to the previous model", key="rollback", disabled=not screen.previous_model_exists()):
+        screen.rollback_model()
         st.rerun()

@@ -38,8 +38,9 @@ sys.path.insert(0, str(HERE))
 
 import make_mbox  # noqa: E402  (bench/make_mbox.py, beside this file)
 
-from classifier.batch import ScoreOptions, score  # noqa: E402
-from classifier.distributed import score_dask  # noqa: E402
+from classifier.run.batch import score  # noqa: E402
+from classifier.run.job import ScoreOptions  # noqa: E402
+from classifier.run.distributed import score_dask  # noqa: E402
 
 
 def make_shards(n: int, shards: int, folder: Path) -> list[str]:
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         for jobs in ([] if args.skip_local else [1, 2]):
             out = tmp / f"local-{jobs}.parquet"
             load_before, cpu_before, started = load(), cpu_seconds(), time.perf_counter()
-            summary = score(ScoreOptions(inputs=inputs, output=str(out), format="parquet", jobs=jobs, quiet=True))
+            summary = score(ScoreOptions(inputs=inputs, output=str(out), format="parquet", jobs=jobs))
             seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu_before
             result["local"][f"jobs={jobs}"] = {"seconds": round(seconds, 1), "scored": summary.scored,
                                                "messages_per_s": round(args.messages / seconds, 1),

@@ -38,15 +38,16 @@ def best_of(function, texts, repeats: int = 5) -> dict:
 def run() -> dict:
     from threadpoolctl import threadpool_limits
 
-    from classifier.batch import CHUNK
-    from classifier.corpus import CORPUS_PATH, grouped_split, load_corpus
-    from classifier.evaluate import short_messages
-    from classifier.text import model_input
-    from classifier.predict import Classifier
+    from classifier.run.job import CHUNK
+    from classifier.training.corpus import grouped_split, load_corpus
+    from classifier.training.paths import corpus_path
+    from classifier.training.evaluate import short_messages
+    from classifier.classify.text import model_input
+    from classifier.classify.predict import Classifier
 
     classifier = Classifier.load()
     pipeline = classifier.model.pipeline
-    dataset = load_corpus(CORPUS_PATH)
+    dataset = load_corpus(corpus_path())
     _, held_out = grouped_split(dataset)
     held = short_messages([model_input(s, t) for s, t in zip(held_out["subject"], held_out["text"])])
     whole = short_messages([model_input(s, t) for s, t in zip(dataset["subject"], dataset["text"])])

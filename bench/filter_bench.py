@@ -6,7 +6,7 @@
    (p50, p99, max), and once on each of ``--calls`` different inbound messages of the mbox; also the
    filter's own in-process path (``mailfilter.run_filter``: assess + headers + insertion).
 2. cold: ``triage filter < msg.eml`` as a fresh process, ``--cold`` times (median); and the
-   start-up parts: bare interpreter, ``import classifier.cli``, ``Triage.load()``.
+   start-up parts: bare interpreter, ``import classifier.frontends.cli``, ``Triage.load()``.
 3. daemon: ``triage serve unix:SOCK`` in the background; the full round trip of a fresh
    ``triage filter --connect unix:SOCK`` process (median of ``--cold``) and of bench/proto/thin_client.py
    (the same client without the CLI: the floor), and the socket request
@@ -58,7 +58,7 @@ def typical_messages(mbox: Path, count: int) -> tuple[bytes, list[bytes]]:
 
 
 def warm(typical: bytes, others: list[bytes], calls: int) -> dict:
-    from classifier import mailfilter
+    from classifier.frontends import mailfilter
     from classifier.triage import Triage
 
     start = time.perf_counter()
@@ -103,7 +103,7 @@ def cold(typical: bytes, runs: int, env: dict) -> dict:
     python = str(ROOT / ".venv" / "bin" / "python")
     parts = {
         "python -c pass": [python, "-c", "pass"],
-        "import classifier.cli + mailfilter": [python, "-c", "import classifier.cli, classifier.mailfilter"],
+        "import classifier.frontends.cli + mailfilter": [python, "-c", "import classifier.frontends.cli, classifier.mailfilter"],
         "Triage.load() (imports + model)": [python, "-c", "from classifier.triage import Triage; Triage.load()"],
         "triage filter (plain)": [TRIAGE, "filter"],
     }
@@ -123,7 +123,7 @@ def cold(typical: bytes, runs: int, env: dict) -> dict:
 
 
 def daemon(typical: bytes, runs: int, calls: int, env: dict) -> dict:
-    from classifier import mailfilter
+    from classifier.frontends import mailfilter
 
     sock_path = Path(tempfile.gettempdir()) / f"triage-bench-{os.getpid()}.sock"
     address = f"unix:{sock_path}"

@@ -3,7 +3,7 @@
     .venv/bin/python bench/make_mbox.py -n 50000 -o bench/out/inbox-50000.mbox
 
 Every message is an RFC 5322 message built with ``email.message.EmailMessage`` from one row of
-``data/corpus.jsonl`` (text, subject, label):
+corpus that `make corpus` builds (``data/build/corpus.jsonl``; text, subject, label):
 
 - a few hundred senders (``--senders``, default 400) with a long-tailed share of the mail, so that
   the relationship stage sees real histories (the busiest sender writes a few hundred times a year);
@@ -37,7 +37,8 @@ from email.utils import format_datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "data" / "corpus.jsonl"
+CORPUS = ROOT / "data" / "build" / "corpus.jsonl"
+"""Built by `make corpus` from the public data home (it holds their texts, so it is never committed)."""
 ME = "me@inbox.example"
 ME_NAME = "Maya Okafor"
 START = datetime(2025, 1, 1, 7, 0, tzinfo=timezone.utc)

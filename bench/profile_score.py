@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("mbox")
     parser.add_argument("-o", "--output", default=None, help="where to save the raw profile")
     args = parser.parse_args(argv)
-    from classifier.cli import main as triage_main
+    from classifier.frontends.cli import main as triage_main
 
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
         profile = cProfile.Profile()

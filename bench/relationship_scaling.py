@@ -4,7 +4,7 @@
 
 For each mbox: the export history is built as batch.score builds it (content rows into ExportHistory,
 detect_me, build_events), then stage 2 is timed (CPU) on an evenly spread sample of ``--sample``
-inbound messages: ``ExportHistory.events`` + ``assess_classified``, exactly as batch.score calls
+inbound messages: ``ExportHistory.events`` + ``stages.assess_message``, exactly as batch.score calls
 them, with the per-sender event cache empty at the start, as a run starts (each sampled sender's
 events are read on its first message: fewer messages share that read than in a whole run); then
 again with the sample's senders already cached. The one-off cost of reading every sender's events
@@ -42,10 +42,11 @@ def pseudo_label(message_id: str) -> str:
 
 
 def measure(mbox: Path, sample: int) -> dict:
-    from classifier import batch
-    from classifier.message import parse_bytes
+    from classifier.parse.message import parse_bytes
     from classifier.policy import load_policy
-    from classifier.triage import Classification, assess_classified
+    from classifier.results import Classification
+    from classifier.run.stages import assess_message, folder_role
+    from classifier.weigh.history import ExportHistory, history_row
     from stages import split_mbox
 
     policy = load_policy(None)
@@ -53,17 +54,16 @@ def measure(mbox: Path, sample: int) -> dict:
                 for i, raw in enumerate(split_mbox(mbox, None))]
     with tempfile.TemporaryDirectory(prefix="bench-relationship-") as tmp:
         path = Path(tmp) / "history.db"
-        history = batch.ExportHistory(path)
+        history = ExportHistory(path)
         inbound = []
         for seq, message in enumerate(messages):
-            message.role = batch._folder_role(message)
+            message.role = folder_role(message)
             classification = None
             if message.role is None:
                 label = pseudo_label(message.id)
                 classification = Classification(label=label, probabilities={l: float(l == label) for l, _ in
                                                                             LABEL_SHARES}, model_id="bench")
-            row = batch._content_row(message, classification, None)
-            history.add(seq, row)
+            history.add([history_row(seq, message, classification.label if classification else None, None)])
             if classification is not None:
                 inbound.append((message, classification))
         me = history.detect_me([])
@@ -78,13 +78,13 @@ def measure(mbox: Path, sample: int) -> dict:
                 when = message.date or datetime.now(timezone.utc)
                 events = reader.events(message.sender, when)
                 total_events += len(events)
-                assess_classified(message, classification, events, policy)
+                assess_message(message, classification, events, policy)
             return (time.thread_time() - start) / len(picked), total_events / len(picked)
 
         def fresh(senders) -> tuple:
             """A new read-only connection, as a pool worker opens one (so its event cache starts empty),
             with ``senders``' events read into that cache; and the CPU seconds the reads took."""
-            reader, start = batch.ExportHistory(path, read_only=True), time.thread_time()
+            reader, start = ExportHistory(path, read_only=True), time.thread_time()
             for sender in senders:
                 reader.events(sender)
             return reader, time.thread_time() - start

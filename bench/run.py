@@ -293,7 +293,7 @@ def report(results: dict) -> str:
              f"{facts['memory_gb']} GB, {facts['os']}, kernel {facts['kernel']}",
              f"- Python {facts['python']} ({facts.get('python_executable', 'interpreter not recorded')}); "
              + ", ".join(f"{k} {v}" for k, v in facts["libraries"].items()),
-             f"- BLAS/OpenMP pools: " + "; ".join(f"{p['internal_api']} {p.get('version') or ''} "
+             "- BLAS/OpenMP pools: " + "; ".join(f"{p['internal_api']} {p.get('version') or ''} "
                                                   f"{p['num_threads']} threads" for p in facts["thread_pools"]
                                                   if isinstance(p, dict)),
              "- environment: " + ", ".join(f"{k}={v}" for k, v in facts["environment"].items() if v is not None)

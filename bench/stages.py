@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/stages.py bench/out/inbox-50000.mbox [--limit 10000]
 
-The package's own functions are called in the order ``classifier.batch.score`` calls them, in chunks
-of ``batch.CHUNK`` messages, each stage timed on its own with ``time.perf_counter``. Nothing is
+The package's own functions are called in the order ``classifier.run.batch.score`` calls them, in
+chunks of ``job.CHUNK`` messages, each stage timed on its own with ``time.perf_counter``. Nothing is
 profiled, so the numbers carry no profiler overhead; the cProfile run (bench/profile_score.py)
 checks that their sum matches a real run. Prints a JSON object: seconds and microseconds per
 message for every stage.
@@ -24,19 +24,22 @@ from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
 
-import orjson
 import scipy.sparse as sp
 
-from classifier import batch, sources
+from classifier.classify.signals import answer_intent, deposit_kind
+from classifier.classify.text import model_input
 from classifier.labels import LABELS
-from classifier.message import parse_bytes
-from classifier.policy import recommend
-from classifier.replies import draft_reply
-from classifier.signals import answer_intent, deposit_kind
-from classifier.standing import standing as compute_standing
-from classifier.text import model_input
-from classifier.triage import Classification, Triage, assess_classified
-from classifier.writers import JsonlWriter
+from classifier.parse import sources
+from classifier.parse.message import parse_bytes
+from classifier.recommend.decide import recommend
+from classifier.recommend.replies import draft_reply
+from classifier.results import Classification
+from classifier.run.job import CHUNK
+from classifier.run.stages import ContentRow, assess_message, folder_role, from_spool, to_spool
+from classifier.run.writers import JsonlWriter
+from classifier.triage import Triage
+from classifier.weigh.history import ExportHistory, history_row
+from classifier.weigh.standing import standing as compute_standing
 
 
 class Timer:
@@ -64,20 +67,6 @@ def split_mbox(path: Path, limit: int | None) -> list[bytes]:
         return [record.raw for record in records if isinstance(record, sources.RawMail)]
 
 
-def _history_add(history, seq: int, message, classification, signal) -> dict:
-    """Record one message the way the batch job of this checkout does; returns its spool row.
-
-    batch.py changes under other hands: the content-row form (``_content_row``, ``add(seq, row)``)
-    is tried first, then the older ``add(seq, message, label, signal)`` with ``_spool_row``.
-    """
-    if hasattr(batch, "_content_row"):
-        row = batch._content_row(message, classification, signal)
-        history.add(seq, row)
-        return row
-    history.add(seq, message, classification.label if classification else None, signal)
-    return batch._spool_row(seq, message, classification)
-
-
 def run(mbox: Path, limit: int | None = None) -> dict:
     timer = Timer()
     with timer("load: Triage.load (model, policy)"):
@@ -98,15 +87,15 @@ def run(mbox: Path, limit: int | None = None) -> dict:
     with timer("parse: message.parse_bytes"):
         messages = [parse_bytes(raw, origin=f"x#{i}", fallback_id=f"x#{i}") for i, raw in enumerate(raws)]
     for message in messages:
-        message.role = batch._folder_role(message)
+        message.role = folder_role(message)
 
     results: list = []
     with tempfile.TemporaryDirectory(prefix="bench-stages-") as tmp:
-        history = batch.ExportHistory(Path(tmp) / "history.db")
+        history = ExportHistory(Path(tmp) / "history.db")
         spool = io.BytesIO()  # the batch spools rows as orjson lines
         seq = 0
-        for start in range(0, len(messages), batch.CHUNK):
-            chunk = messages[start:start + batch.CHUNK]
+        for start in range(0, len(messages), CHUNK):
+            chunk = messages[start:start + CHUNK]
             inputs = [model_input(m.subject, m.text) for m in chunk if m.role is None]
             if inputs:
                 with timer("model: zone (text.zone)"):
@@ -139,10 +128,11 @@ def run(mbox: Path, limit: int | None = None) -> dict:
                         signal = answer_intent(item.text) if item.in_reply_to else None
                     else:
                         signal = deposit_kind(item.text) if label == "no_ask" else None
-                with timer("export: content row + ExportHistory.add (SQLite insert)"):
-                    row = _history_add(history, seq, item, classification, signal)
-                with timer("export: spool write (orjson.dumps)"):
-                    spool.write(orjson.dumps(row) + b"\n")
+                row = ContentRow(item, classification, signal)
+                with timer("export: history row + ExportHistory.add (SQLite insert)"):
+                    history.add([history_row(seq, item, row.label, signal)])
+                with timer("export: spool write (stages.to_spool)"):
+                    spool.write(to_spool(row) + b"\n")
                 seq += 1
         with timer("relationship: detect_me + build_events (SQL)"):
             me = history.detect_me([])
@@ -153,12 +143,11 @@ def run(mbox: Path, limit: int | None = None) -> dict:
         scored = 0
         event_counts: list[int] = []
         for line in spool:
-            with timer("relationship: spool read (orjson.loads + Message)"):
-                row = orjson.loads(line)
-                message = batch._message_from_spool(row)
-            if row["role"] is not None or message.sender in me:
+            with timer("relationship: spool read (stages.from_spool)"):
+                row = from_spool(line)
+            message, classification = row.message, row.classification
+            if message.role is not None or message.sender in me:
                 continue
-            classification = Classification(**row["classification"])
             when = message.date or datetime.now(timezone.utc)
             with timer("relationship: ExportHistory.events (SQL + Event objects)"):
                 events = history.events(message.sender, when) + triage.events_for(message.sender, when)
@@ -171,13 +160,13 @@ def run(mbox: Path, limit: int | None = None) -> dict:
                                 ask_text=f"{message.subject}\n{message.text[:5000]}")
             with timer("relationship: replies.draft_reply (reads a template file)"):
                 draft_reply(rec.action, classification.label, message.sender_name or None, message.subject)
-            with timer("relationship: assess_classified (all of the above again, as batch calls it)"):
-                assessment = assess_classified(message, classification, events, triage.policy)
+            with timer("relationship: assess_message (all of the above again, as batch calls it)"):
+                assessment = assess_message(message, classification, events, triage.policy)
             with timer("write: JSONL row (to_dict + orjson.dumps)"):
                 writer.write(assessment)
             scored += 1
             results.append(assessment.label)
-    # assess_classified repeats standing + recommend + draft_reply: count it once, under its own name.
+    # assess_message repeats standing + recommend + draft_reply: count it once, under its own name.
     total_keys = [k for k in timer.seconds if k.startswith(("parse", "model", "export", "relationship", "write"))
                   and not k.startswith("relationship: standing") and "policy.recommend" not in k
                   and "draft_reply" not in k]

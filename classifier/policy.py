@@ -1,7 +1,8 @@
-"""The policy: every weight and threshold (from TOML), and the recommendation that uses them.
+"""The policy file: every weight, half-life, cost and threshold, with its meaning.
 
-``recommend`` is pure: a label, its probabilities, a sender's Standing and a Policy in; an action with
-its reasons out. It never reads the ledger, so it can be tested with literals.
+The defaults are policy.toml beside this module (package data); a user's file overrides any key. Both
+the weighing (weigh.standing) and the recommending (recommend.decide) read their numbers from here,
+and nothing is read at import time.
 """
 
 from __future__ import annotations
@@ -17,14 +18,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .events import DEPOSIT_KINDS
-from .labels import LABELS, check_label
-from .standing import Standing, ask_cost, promotion_hits, repeat_multiplier, times
+from classifier.labels import DEPOSIT_KINDS, LABELS, TIE_LEVELS
 
 DEFAULT_POLICY_PATH = Path(__file__).resolve().with_name("policy.toml")
 ASK_COST_KEYS: tuple[str, ...] = (*LABELS, "unlabelled")
-ACTION_ORDER: dict[str, int] = {"decline": 0, "educate": 1, "accept": 2}
-"""How good an action is for the sender; the monotonicity tests compare these."""
 
 # How each key is checked: (kind, description for the error).
 _CHECKS = {
@@ -62,11 +59,16 @@ class Policy:
     net_taker_balance: float = _key("finite")
     review_below: float = _key("fraction")
     review_margin: float = _key("fraction")
+    tie_close_points: float = _key("positive")
+    tie_acquaintance_points: float = _key("positive")
+    ties_without_debt: tuple[str, ...] = _key("ties")
     deposit_weight: Mapping[str, float] = _key("table")
     ask_cost: Mapping[str, float] = _key("table")
+    tie_credit: Mapping[str, float] = _key("table")
 
 
-_TABLE_KEYS: dict[str, tuple[str, ...]] = {"deposit_weight": DEPOSIT_KINDS, "ask_cost": ASK_COST_KEYS}
+_TABLE_KEYS: dict[str, tuple[str, ...]] = {"deposit_weight": DEPOSIT_KINDS, "ask_cost": ASK_COST_KEYS,
+                                           "tie_credit": TIE_LEVELS}
 
 
 def allowed_keys() -> list[str]:
@@ -141,6 +143,11 @@ def _build(data: dict[str, Any], source: str) -> Policy:
             if not isinstance(value, list) or not all(isinstance(w, str) and w.strip() for w in value):
                 raise ValueError(f"{source}: {f.name} = {value!r} is not allowed; expected a list of non-empty strings")
             values[f.name] = tuple(w.strip().lower() for w in value)
+        elif check == "ties":
+            if not isinstance(value, list) or not all(isinstance(w, str) and w in TIE_LEVELS for w in value):
+                raise ValueError(f"{source}: {f.name} = {value!r} is not allowed; expected a list of ties from "
+                                 f"{', '.join(TIE_LEVELS)}")
+            values[f.name] = tuple(value)
         elif check == "count":
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{source}: {f.name} = {value!r} is not allowed; expected a whole number >= 0")
@@ -152,6 +159,14 @@ def _build(data: dict[str, Any], source: str) -> Policy:
         raise ValueError(f"{source}: withdrawal_half_life_days = {values['withdrawal_half_life_days']:g} is not "
                          f"allowed; expected at least deposit_half_life_days "
                          f"({values['deposit_half_life_days']:g}): withdrawals weigh more than deposits")
+    credits = [values["tie_credit"][tie] for tie in TIE_LEVELS]  # closest first
+    if any(closer < farther for closer, farther in zip(credits, credits[1:])):
+        raise ValueError(f"{source}: tie_credit = {values['tie_credit']} is not allowed; expected credits that never "
+                         f"grow as ties get farther ({' >= '.join(TIE_LEVELS)})")
+    forgiven = [tie in values["ties_without_debt"] for tie in TIE_LEVELS]
+    if any(farther and not closer for closer, farther in zip(forgiven, forgiven[1:])):
+        raise ValueError(f"{source}: ties_without_debt = {list(values['ties_without_debt'])} is not allowed; a tie's "
+                         f"debts can be forgiven only if every closer tie's are too ({', '.join(TIE_LEVELS)})")
     return Policy(**values)
 
 
@@ -204,126 +219,3 @@ def policy_as_toml(policy: Policy) -> str:
 
 
 # ---------------------------------------------------------------- recommendation
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """One action and why, in sentences a person understands."""
-
-    action: str
-    reasons: list[str]
-    needs_review: bool
-    cost: float = 0.0
-    """What this ask costs the sender's standing (0 when there is no ask)."""
-
-
-def recommend(label: str, probabilities: Mapping[str, float], standing: Standing | None, policy: Policy,
-              ask_text: str = "") -> Recommendation:
-    """Weigh the ask (``label``, with ``ask_text``: subject and text) against the sender's standing.
-
-    ``probabilities`` maps labels to the model's probabilities (may be empty when the label was set by
-    hand); ``standing`` None means an unknown sender. Order of goodness: decline < educate < accept.
-    """
-    check_label(label)
-    review, review_reasons = _review(probabilities, policy)
-    s = standing if standing is not None else Standing()
-    if label == "spam":
-        reasons = ["It reads as spam, and spam is declined whoever sends it."]
-        if s.deposits > 0:
-            reasons.append("Their earlier deposits do not change that: the content is the problem, not the sender.")
-        return Recommendation("decline", reasons + review_reasons, review)
-    if label == "no_ask":
-        return Recommendation("none", ["There is no ask in this message, so there is nothing to weigh."]
-                              + review_reasons, review)
-
-    cost, cost_reasons = _price(label, ask_text, s, policy)
-    reasons = [_history_sentence(s)] + cost_reasons + _credit_sentences(s, policy)
-    first_ask = s.asks == 0 and s.declined_count == 0
-    net_taker = (not first_ask and s.balance <= policy.net_taker_balance
-                 and (s.declined_count > 0 or s.asks_in_window >= policy.net_taker_asks))
-    if s.balance >= cost:
-        action = "accept"
-        reasons.append(f"Their standing ({s.balance:+.1f}) covers the cost of this ask ({cost:.1f}).")
-    elif net_taker:
-        action = "decline"
-        declined = f", and you declined them {times(s.declined_count)} before" if s.declined_count else ""
-        reasons.append(f"They keep asking without giving back (standing {s.balance:+.1f}){declined}.")
-    else:
-        action = "educate"
-        reasons.append(_educate_sentence(label, s, cost, first_ask))
-    return Recommendation(action, reasons + review_reasons, review, cost)
-
-
-def _review(probabilities: Mapping[str, float], policy: Policy) -> tuple[bool, list[str]]:
-    """Whether the label is too uncertain to act on without a look, and why."""
-    for name, p in probabilities.items():
-        if name not in LABELS:
-            raise ValueError(f"unknown label {name!r} in probabilities; expected one of {', '.join(LABELS)}")
-        if isinstance(p, bool) or not isinstance(p, int | float) or not math.isfinite(p) or not 0 <= p <= 1:
-            raise ValueError(f"probability of {name} is {p!r}; expected a number from 0 to 1")
-    if not probabilities:
-        return False, []
-    ranked = sorted(probabilities.values(), reverse=True)
-    top, second = ranked[0], (ranked[1] if len(ranked) > 1 else 0.0)
-    if top < policy.review_below:
-        return True, [f"The label is uncertain (top probability {top:.2f}); check it before acting."]
-    if top - second < policy.review_margin:
-        return True, [f"Two labels are close ({top:.2f} and {second:.2f}); check the label before acting."]
-    return False, []
-
-
-def _price(label: str, ask_text: str, s: Standing, policy: Policy) -> tuple[float, list[str]]:
-    """The cost of this ask, and the sentences that explain it."""
-    cost = ask_cost(label, ask_text, policy) * repeat_multiplier(s.asks_in_window, policy)
-    reasons = []
-    hits = promotion_hits(ask_text, policy.promotion_words)
-    if hits and policy.promotion_multiplier > 1:
-        reasons.append(f"It asks you to lend your audience or reputation ({', '.join(hits[:3])}), "
-                       f"which costs {policy.promotion_multiplier:g} times more.")
-    if s.asks_in_window and policy.repeat_escalation > 1:
-        reasons.append(f"They already asked {times(s.asks_in_window)} in the last {policy.repeat_window_days:g} "
-                       f"days, and each repeat costs more.")
-    return cost, reasons
-
-
-def _history_sentence(s: Standing) -> str:
-    if s.first_seen is None:
-        return "You have no history with them."
-    return f"Your history with them: {s.summary()}."
-
-
-def _credit_sentences(s: Standing, policy: Policy) -> list[str]:
-    sentences = []
-    if s.vouched:
-        sentences.append(f"Someone you trust vouched for them, which gives them starting credit "
-                         f"({s.vouch_credit:+.1f}).")
-    if s.burst_discounted:
-        sentences.append(f"{s.burst_discounted} of their deposits came in a burst just before asking, with no "
-                         f"earlier history, so they count for little.")
-    if s.recent_help:
-        sentences.append(f"They helped you {times(s.recent_help)} in the last {policy.recent_days:g} days, "
-                         f"which counts strongly.")
-    return sentences
-
-
-def _educate_sentence(label: str, s: Standing, cost: float, first_ask: bool) -> str:
-    stranger = first_ask and s.deposits <= 0 and s.vouch_credit <= 0
-    if stranger and label == "charity_ask":
-        return ("A stranger's charity ask is not declined; a kind reply leaves the door open without "
-                "lending your name to a cause you do not know yet.")
-    if stranger:
-        return ("This is a first ask from someone you have no relationship with yet. Asking is not a crime, "
-                "so a kind reply that explains how to build one is better than a no.")
-    return (f"Their standing ({s.balance:+.1f}) does not cover the cost of this ask ({cost:.1f}), so a kind "
-            f"reply that explains how to build the relationship is better than a yes.")
-
-
-def action_rank(action: str) -> int:
-    """decline 0 < educate 1 < accept 2 (for comparing recommendations of an ask)."""
-    if action not in ACTION_ORDER:
-        raise ValueError(f"action {action!r} has no rank; expected one of {', '.join(ACTION_ORDER)}")
-    return ACTION_ORDER[action]
-
-
-__all__ = ["Policy", "Recommendation", "action_rank", "allowed_keys", "load_policy",
-           "policy_as_toml", "policy_docs", "recommend"]

@@ -11,9 +11,10 @@ import math
 from collections import Counter
 from datetime import datetime, timedelta
 
-from classifier.events import DEPOSIT_KINDS, HELP_KINDS, Event
+from classifier.labels import DEPOSIT_KINDS, HELP_KINDS
+from classifier.weigh.events import Event
 from classifier.policy import Policy
-from classifier.standing import SECONDS_PER_DAY, Standing, _age_days, ask_cost
+from classifier.weigh.standing import SECONDS_PER_DAY, Standing, _age_days, ask_cost
 
 _DEPOSIT_KINDS = frozenset(DEPOSIT_KINDS)
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import classifier.corpus
-import classifier.evaluate
-import classifier.model
+import classifier.classify.model
+import classifier.training.relearn
 from classifier import Event, Ledger
-from classifier.model import read_manifest
+from classifier.classify.model import read_manifest
+from classifier.frontends import screen
 from tiny_corpus import save_tiny_model, write_corpus
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -118,12 +118,12 @@ def test_relabel_then_undo(ledger_path):
     relabel(at, row, "spam")
     assert BADGE["decline"] in badges(at) and "label set by you" in badges(at)  # spam is declined at once
     assert queue(at)["label"].tolist() == ["spam (you)"]
-    [correction] = Ledger(ledger_path).corrections()
+    [correction] = screen.corrections(Ledger(ledger_path))
     assert (correction["kind"], correction["old"], correction["new"]) == ("label", row["label"], "spam")
 
     ok(at.button(key=f"undo_message_{correction['id']}").click().run())
     assert BADGE[row["action"]] in badges(at) and "label set by you" not in badges(at)
-    assert _shown_label(at) == row["label"] and Ledger(ledger_path).corrections()[0]["undone"] == 1
+    assert _shown_label(at) == row["label"] and screen.corrections(Ledger(ledger_path))[0]["undone"] == 1
 
 
 def test_an_event_changes_the_action_and_undo_restores_it(ledger_path):
@@ -143,9 +143,28 @@ def test_an_event_changes_the_action_and_undo_restores_it(ledger_path):
     [event] = Ledger(ledger_path).events(row["sender"])
     assert (event.kind, event.note, event.source) == ("helped", "proofread my <b>zine</b>", "screen")
 
-    correction = next(c for c in Ledger(ledger_path).corrections() if c["kind"] == "event")
+    correction = next(c for c in screen.corrections(Ledger(ledger_path)) if c["kind"] == "event")
     ok(at.button(key=f"undo_message_{correction['id']}").click().run())
     assert BADGE["educate"] in badges(at) and Ledger(ledger_path).count() == 0
+
+
+def test_i_know_this_person_turns_the_lesson_into_a_yes_for_that_sender_only(ledger_path):
+    at = ok(start())
+    row = open_only(at, "nottingham")
+    seq = row["seq"]
+    if row["label"] != "friend_favour":  # the test is about the tie, not about one model's label
+        relabel(at, row, "friend_favour")
+    assert BADGE["educate"] in badges(at) and "**How close:** stranger" in [m.value for m in at.markdown]
+    ok(at.selectbox(key=f"tie_{seq}_{screen.MAIL_DECIDES}").set_value("close").run())
+    ok(at.button(key=f"set_tie_{seq}").click().run())
+    assert BADGE["accept"] in badges(at) and "**How close:** close" in [m.value for m in at.markdown]
+    assert any("They are close" in m.value and "you said so" in m.value for m in at.markdown)
+    with Ledger(ledger_path) as ledger:
+        from classifier.weigh.people import listed
+        assert [(p["sender"], p["tie"]) for p in listed(ledger)] == [(row["sender"], "close")]  # that sender only
+    ok(at.selectbox(key=f"tie_{seq}_close").set_value(screen.MAIL_DECIDES).run())
+    ok(at.button(key=f"set_tie_{seq}").click().run())
+    assert BADGE["educate"] in badges(at)
 
 
 def test_action_by_hand_and_mark_done(ledger_path):
@@ -193,11 +212,10 @@ def test_retrain_use_and_roll_back(ledger_path, tmp_path, monkeypatch):
     corpus = write_corpus(tmp_path / "corpus.jsonl")
     models = tmp_path / "models"
     save_tiny_model(corpus, models / "outreach")
-    (tmp_path / "eval").mkdir()
-    monkeypatch.setattr(classifier.model, "MODELS_DIR", models)
-    monkeypatch.setattr(classifier.corpus, "CORPUS_PATH", corpus)
-    monkeypatch.setattr(classifier.corpus, "PROJECT_DIR", tmp_path)  # the datasets cache of the tiny corpus
-    monkeypatch.setattr(classifier.evaluate, "EVAL_DIR", tmp_path / "eval")
+    monkeypatch.setattr(classifier.classify.model, "models_dir", lambda: models)
+    monkeypatch.setattr(classifier.training.relearn, "bundled_models", lambda: models)
+    monkeypatch.setattr(classifier.training.relearn, "corpus_path", lambda: corpus)
+    monkeypatch.delenv("OUTREACH_DATA_HOME", raising=False)  # the held-out split only
     inbox = tmp_path / "inbox.jsonl"
     inbox.write_text(json.dumps({"id": "m1", "sender": "kim@example.org", "date": "2026-05-01T10:00:00+00:00",
                                  "subject": "", "text": "Hey mate, could you share my new book with your readers? "

@@ -12,31 +12,21 @@ from pathlib import Path
 
 import pytest
 
-from classifier.batch import ScoreOptions, score
-from classifier.cli import main
+from classifier.run.batch import score
+from literals import FRIEND, HISTORY, LIFT, PITCHES
+from classifier.run.pool import Workers, worker_state
+from classifier.run.job import ScoreOptions
+from classifier.frontends.cli import main
 
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden"
 SAMPLE = HERE.parent / "data" / "sample"
 
-PITCH = ("Would you feature our new budgeting app in your newsletter? We'd love a mention to your readers, "
-         "and I can offer an exclusive interview with our CEO.")
 MESSAGES = [
-    {"id": "p1", "sender": "pat@brightpr.example", "date": "2026-03-02T10:00:00+00:00", "subject": "Exclusive for you",
-     "text": PITCH},
-    {"id": "p2", "sender": "pat@brightpr.example", "date": "2026-03-09T10:00:00+00:00", "subject": "Re: Exclusive",
-     "text": "Just bumping this up. " + PITCH},
-    {"id": "p3", "sender": "pat@brightpr.example", "date": "2026-03-16T10:00:00+00:00", "subject": "Following up",
-     "text": "Following up one more time. " + PITCH},
-    {"id": "f1", "sender": "ana@example.com", "date": "2026-03-21T10:00:00+00:00", "subject": "",
-     "text": "hey! any chance you could give me a lift to the airport on saturday morning? I'll buy breakfast x"},
-    {"id": "s1", "sender": "ana-stranger@example.org", "date": "2026-03-21T11:00:00+00:00", "subject": "",
-     "text": "hey! any chance you could give me a lift to the airport on saturday morning? I'll buy breakfast x"},
-    {"id": "n1", "sender": "ana@example.com", "date": "2026-03-25T10:00:00+00:00", "subject": "thank you",
-     "text": "Thanks so much for the lift, it was lovely to catch up. See you soon!"},
+    *PITCHES, FRIEND[0],
+    {"id": "s1", "sender": "ana-stranger@example.org", "date": "2026-03-21T11:00:00+00:00", "subject": "", "text": LIFT},
+    FRIEND[1],
 ]
-HISTORY = [{"sender": "ana@example.com", "date": "2026-02-01", "kind": "helped", "note": "fixed my bike"},
-           {"sender": "ana@example.com", "date": "2026-01-10", "kind": "met", "note": "book club"}]
 
 
 def _write_jsonl(path: Path, rows) -> Path:
@@ -51,7 +41,7 @@ def inputs(tmp_path):
 
 def _score(tmp_path, messages: Path, **options) -> list[dict]:
     out = tmp_path / "out.jsonl"
-    score(ScoreOptions(inputs=[str(messages)], output=str(out), quiet=True, **options))
+    score(ScoreOptions(inputs=[str(messages)], output=str(out), **options))
     return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
 
 
@@ -94,7 +84,7 @@ def test_no_future_leaks_in_whatever_order_the_export_holds_them(inputs, tmp_pat
 
 
 def test_scoring_never_writes_to_the_ledger(inputs, tmp_path):
-    from classifier.ledger import Ledger
+    from classifier.weigh.ledger import Ledger
 
     messages, _ = inputs
     db = tmp_path / "ledger.db"
@@ -126,7 +116,7 @@ def test_parquet_output_has_the_same_rows(inputs, tmp_path):
     messages, history = inputs
     rows = _score(tmp_path, messages, history=str(history))
     out = tmp_path / "out.parquet"
-    score(ScoreOptions(inputs=[str(messages)], output=str(out), format="parquet", history=str(history), quiet=True))
+    score(ScoreOptions(inputs=[str(messages)], output=str(out), format="parquet", history=str(history)))
     table = pq.read_table(out).to_pylist()
     assert [(r["id"], r["label"], r["action"]) for r in table] == [(r["id"], r["label"], r["action"]) for r in rows]
 
@@ -145,7 +135,7 @@ def _many_messages(path: Path, n: int) -> Path:
 
 
 def test_workers_started_afresh_or_forked_after_a_partial_parse_ahead_give_the_same_output(tmp_path, monkeypatch):
-    import classifier.batch as batch
+    import classifier.run.batch as batch
 
     messages = _many_messages(tmp_path / "many.jsonl", 700)
     one = _score(tmp_path, messages, jobs=1)
@@ -169,7 +159,7 @@ def test_workers_started_afresh_or_forked_after_a_partial_parse_ahead_give_the_s
 
 def test_workers_are_not_forked_while_another_thread_runs():
     # In a fresh process: earlier tests may leave threads (tqdm's monitor) in this one.
-    code = ("import threading; from classifier.batch import can_fork; alone = can_fork(); "
+    code = ("import threading; from classifier.run.pool import can_fork; alone = can_fork(); "
             "release = threading.Event(); thread = threading.Thread(target=release.wait); thread.start(); "
             "print(alone, can_fork()); release.set()")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -226,7 +216,7 @@ def test_a_missing_file_or_unknown_format_is_a_one_line_error_with_exit_2(tmp_pa
 
 
 def test_an_input_of_no_known_format_is_reported_before_the_model_loads(tmp_path, capsys, monkeypatch):
-    import classifier.batch as batch
+    import classifier.run.batch as batch
 
     def no_load(*args):
         raise AssertionError("the model was loaded for an input that cannot be read")
@@ -241,7 +231,7 @@ def test_an_input_of_no_known_format_is_reported_before_the_model_loads(tmp_path
 
 def test_stdout_carries_data_only(inputs):
     messages, _ = inputs
-    run = subprocess.run([sys.executable, "-m", "classifier.cli", "score", str(messages), "--jobs", "1"],
+    run = subprocess.run([sys.executable, "-m", "classifier", "score", str(messages), "--jobs", "1"],
                          capture_output=True, text=True, check=True)
     assert all(json.loads(line)["id"] for line in run.stdout.splitlines())
     assert "scored 6 messages" in run.stderr
@@ -254,7 +244,7 @@ def test_stdout_carries_data_only(inputs):
 def sample_rows(tmp_path_factory):
     out = tmp_path_factory.mktemp("sample") / "out.jsonl"
     summary = score(ScoreOptions(inputs=[str(SAMPLE / "inbox.mbox")], output=str(out),
-                                 history=str(SAMPLE / "history.jsonl"), quiet=True))
+                                 history=str(SAMPLE / "history.jsonl")))
     assert summary.me == ["maya@okafor-letters.example"]  # found from the Sent label, not given
     assert summary.not_scored["sent"] == 61
     return [json.loads(line) for line in out.read_text().splitlines()]
@@ -277,19 +267,44 @@ def test_sample_a_repeat_pitcher_is_declined_after_being_turned_down(sample_rows
     assert later["action"] == "decline" and later["standing"]["declined"] == 1
 
 
-def test_sample_a_vouched_stranger_is_accepted(sample_rows):
-    assert _ask(sample_rows, "grace.mensah@commonground-coop.example", "2026-06-04")["action"] == "accept"
+def test_sample_a_vouched_stranger_starts_with_credit(sample_rows):
+    grace = _ask(sample_rows, "grace.mensah@commonground-coop.example", "2026-06-04")
+    assert "vouched for once" in grace["standing"]["summary"] and grace["standing"]["balance"] > 3.9
+    assert any("vouched for them" in reason for reason in grace["reasons"])
 
 
-def test_sample_the_third_campaign_mail_in_twelve_days_is_declined(sample_rows):
-    actions = [r["action"] for r in sample_rows if r["sender"] == "team@ruthforardwick.example"]
-    assert actions[0] == "educate" and actions[-1] == "decline"
+def test_sample_mass_mailed_campaign_and_appeals_are_declined_with_no_reply(sample_rows):
+    for sender in ("team@ruthforardwick.example", "appeals@homesfirsttrust.example"):
+        rows = [r for r in sample_rows if r["sender"] == sender and r["label"] == "charity_ask"]
+        assert rows and all(r["action"] == "decline" and r["reply"] is None for r in rows)
+        assert all("no reply needed" in " ".join(r["reasons"]) for r in rows)
+
+
+def test_sample_the_sister_is_family_and_her_asks_are_never_met_with_the_lesson(sample_rows):
+    chidi = [r for r in sample_rows if r["sender"] == "chidi.okafor@mailbox.example"]
+    assert _ask(sample_rows, "chidi.okafor@mailbox.example", "2026-06-24")["action"] == "accept"  # CV help
+    # "Did you ring Mummy??" (a parent they share) and Maya's "Mx" after her reply: family
+    assert [r["tie"] for r in chidi if r["date"] >= "2026-07"] == ["family", "family"]
+    assert all(r["action"] != "educate" for r in chidi if r["tie"] == "family")
+
+
+def test_sample_a_friends_sponsored_run_is_accepted_for_the_tie(sample_rows):
+    run = _ask(sample_rows, "hannahkowalski@fastpost.example", "2026-04-27")
+    assert run["tie"] == "close" and run["action"] == "accept"
+    assert any("your tie (+20)" in reason for reason in run["reasons"])
+    assert run["reply"].startswith("Hi Hannah,") and "Of course" in run["reply"]
+
+
+def test_sample_a_display_name_spoof_of_a_friend_is_declined_as_a_scam(sample_rows):
+    spoof = _ask(sample_rows, "tunde.adebayo.office@quickmail-secure.example", "2026-10-21")
+    assert spoof["action"] == "decline" and spoof["reply"] is None
+    assert "claims to be Tunde Adebayo, whom you know at tunde@adebayo.example" in spoof["reasons"][0]
 
 
 def test_progress_reports_each_stage_with_an_estimated_then_exact_total(tmp_path):
     import gc
 
-    from classifier.batch import COLLECTOR_THRESHOLDS
+    from classifier.run.pool import COLLECTOR_THRESHOLDS
 
     calls, thresholds = [], gc.get_threshold()
     summary = score(ScoreOptions(inputs=[str(SAMPLE / "inbox.mbox")], output=str(tmp_path / "out.jsonl"),
@@ -313,7 +328,7 @@ def test_progress_reports_each_stage_with_an_estimated_then_exact_total(tmp_path
 def test_progress_bars_show_a_total_so_tqdm_can_give_an_eta():
     import io
 
-    from classifier.cli import ProgressBars
+    from classifier.frontends.cli import ProgressBars
 
     shown = io.StringIO()
     with ProgressBars(disable=False, file=shown) as bars:
@@ -326,39 +341,36 @@ def test_progress_bars_show_a_total_so_tqdm_can_give_an_eta():
     assert "reading" in shown.getvalue() and "/990" in shown.getvalue() and "weighing" in shown.getvalue()
 
 
+def _ledger_of_this_worker(chunk: list) -> list:
+    triage = worker_state()["triage"]
+    return [id(triage.ledger), triage.ledger.count()]
+
+
 def test_a_forked_worker_opens_its_own_ledger_connection(tmp_path):
     # An SQLite connection must not be used on both sides of a fork.
-    import multiprocessing
-
-    from classifier.batch import _init_forked_worker
-    from classifier.ledger import Ledger
     from classifier.policy import load_policy
     from classifier.triage import Triage
+    from classifier.weigh.ledger import Ledger
 
     db = tmp_path / "ledger.db"
     Ledger(db).close()
     triage = Triage(classifier=None, policy=load_policy(None), ledger=db)
     inherited = triage.ledger  # opened in this process, before the fork
-
-    def child(answers):
-        _init_forked_worker(triage, frozenset())
-        answers.put(triage.ledger is not inherited and triage.ledger.count() == 0)
-
-    context = multiprocessing.get_context("fork")
-    answers = context.Queue()
-    process = context.Process(target=child, args=(answers,))
-    process.start()
-    assert answers.get(timeout=30) is True
-    process.join()
+    workers = Workers(2, {"triage": triage}, dict, lambda state: state["triage"].forget_connections())
+    try:
+        [(_, (connection, count))] = list(workers.map(None, _ledger_of_this_worker, [[0]]))
+    finally:
+        workers.close()
+    assert connection != id(inherited) and count == 0
     inherited.close()
 
 
 def test_forked_workers_weigh_the_ledger_as_one_process_does(inputs, tmp_path, monkeypatch):
-    import classifier.batch as batch
+    import classifier.run.batch as batch
     from datetime import datetime, timezone
 
-    from classifier.events import Event
-    from classifier.ledger import Ledger
+    from classifier.weigh.events import Event
+    from classifier.weigh.ledger import Ledger
 
     messages, _ = inputs
     db = tmp_path / "ledger.db"

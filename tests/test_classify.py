@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from classifier.cli import main
+from classifier.frontends.cli import main
 from classifier.labels import LABELS, check_action, check_label
-from classifier.predict import Classifier
+
 
 PLAIN = {
     "cold_pitch": ("Exclusive for your readers: our new budgeting app",
@@ -23,11 +23,6 @@ PLAIN = {
     "no_ask": ("Thanks for last night", "Thanks so much for dinner last night, it was lovely to catch up "
                                         "and the kids haven't stopped talking about your dog. See you soon!"),
 }
-
-
-@pytest.fixture(scope="module")
-def classifier():
-    return Classifier.load()
 
 
 @pytest.mark.parametrize("label", LABELS)
@@ -55,7 +50,7 @@ def test_the_words_that_drove_the_label_come_from_the_text(classifier):
 
 
 def test_classify_many_matches_classify_one_at_a_time(classifier):
-    from classifier.text import model_input
+    from classifier.classify.text import model_input
 
     inputs = [model_input(s, t) for s, t in PLAIN.values()]
     together = [c.label for c in classifier.classify_many(inputs)]
@@ -84,7 +79,7 @@ def test_errors_name_the_bad_value_and_the_allowed_ones():
 
 
 def test_an_unknown_candidate_names_the_allowed_ones():
-    from classifier.model import build_candidate
+    from classifier.training.candidates import build_candidate
 
     with pytest.raises(ValueError, match="'bert'.*logreg"):
         build_candidate("bert")
@@ -93,7 +88,7 @@ def test_an_unknown_candidate_names_the_allowed_ones():
 def test_to_dict_holds_every_field_and_copies_them():
     from dataclasses import asdict
 
-    from classifier.triage import Assessment, Classification
+    from classifier.results import Assessment, Classification
 
     classification = Classification("spam", {"spam": 0.9, "no_ask": 0.1}, [{"feature": "win", "weight": 1.0}], "m@1")
     assert classification.to_dict() == asdict(classification)
@@ -109,8 +104,8 @@ def test_to_dict_holds_every_field_and_copies_them():
 
 
 def test_features_walked_step_by_step_equal_the_pipelines():
-    from classifier.predict import Classifier
-    from classifier.text import model_input
+    from classifier.classify.predict import Classifier
+    from classifier.classify.text import model_input
 
     classifier = Classifier.load()
     inputs = [model_input("Quick favour?", "Could you share my launch with your readers? https://x.org"),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from classifier.cli_ledger import (
+from classifier.frontends.cli_ledger import (
     add_commands,
     balance_chart,
     ledger_add,
@@ -18,7 +18,7 @@ from classifier.cli_ledger import (
     ledger_show,
     policy_show,
 )
-from classifier.ledger import Ledger
+from classifier.weigh.ledger import Ledger
 from classifier.policy import load_policy
 
 

@@ -18,14 +18,15 @@ pytest.importorskip("distributed")
 import pyarrow.parquet as pq
 from distributed import Client, LocalCluster
 
-from classifier import distributed as dask_engine
-from classifier.batch import ScoreOptions, score
-from classifier.cli import build_parser, main
-from classifier.distributed import score_dask, worker_classifier
-from classifier.events import Event
-from classifier.ledger import Ledger
-from classifier.model import ModelError, model_dir
-from classifier.writers import FLAT_COLUMNS
+from classifier.run import distributed as dask_engine
+from classifier.run.batch import score
+from classifier.run.job import ScoreOptions
+from classifier.frontends.cli import build_parser, main
+from classifier.run.distributed import score_dask, worker_classifier
+from classifier.weigh.events import Event
+from classifier.weigh.ledger import Ledger
+from classifier.classify.model import ModelError, model_dir
+from classifier.run.writers import FLAT_COLUMNS
 
 ME = "maya@letters.example"
 PITCH = ("Would you feature our new budgeting app in your newsletter? We'd love a mention to your readers, "
@@ -139,7 +140,7 @@ def _rows(path: Path) -> dict[str, dict]:
 def both(export, cluster, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
     options = {"inputs": export["inputs"], "history": export["history"], "ledger": export["ledger"],
-               "format": "parquet", "quiet": True}
+               "format": "parquet"}
     local = score(ScoreOptions(output=str(out / "local.parquet"), jobs=1, **options))
     dask = score_dask(ScoreOptions(output=str(out / "dask"), **options), scheduler=cluster)
     return local, dask, _rows(out / "local.parquet"), _rows(out / "dask"), out / "dask"
@@ -188,7 +189,7 @@ def test_a_worker_refuses_a_model_whose_manifest_hash_does_not_match(export, clu
             client.submit(worker_classifier, str(tampered), pure=False).result()
     with pytest.raises(ModelError, match="refusing to load it"):
         score_dask(ScoreOptions(inputs=export["inputs"], output=str(tmp_path / "out"), format="parquet",
-                                model=str(tampered), quiet=True), scheduler=cluster)
+                                model=str(tampered)), scheduler=cluster)
 
 
 def test_stdin_and_a_non_parquet_output_are_one_line_errors(export, tmp_path):

@@ -6,7 +6,8 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks
 
-from classifier.features import EMAIL, HANDLE, MONEY, NUMBER, URL, AskCues, Normaliser, Zoner, normalise_tokens
+from classifier.classify.features import AskCues, Normaliser, Zoner
+from classifier.classify.tokens import EMAIL, HANDLE, MONEY, NUMBER, URL, normalise_tokens
 
 
 def test_placeholders_replace_links_addresses_handles_money_and_numbers():
@@ -93,27 +94,25 @@ def _rows(output):
 
 # ---------------------------------------------------------------- the fast paths give the plain ones' output
 
-import json
 import random
 from functools import lru_cache
 import re
-from pathlib import Path
 
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from classifier import features as F
-from classifier.model import load_model
-from classifier.text import model_input, zone
-
-CORPUS = Path(__file__).resolve().parent.parent / "data" / "corpus.jsonl"
-
+from classifier.classify import cues as C
+from classifier.classify import features as F
+from classifier.classify import tokens as T
+from classifier.classify.model import load_model
+from classifier.classify.text import model_input, zone
+from literals import written_messages
 
 def _corpus_texts(n: int = 1500, seed: int = 7) -> list[str]:
-    rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
-    rows = random.Random(seed).sample(rows, n)
+    messages = written_messages()
+    rows = random.Random(seed).sample(messages, min(n, len(messages)))
     return [zone(model_input(row.get("subject", ""), row["text"])) for row in rows]
 
 
@@ -132,28 +131,28 @@ def _full_nlp():
 
 def _plain_normalise(text: str) -> str:
     """The normaliser without the per-chunk cache or the trimmed lexemes: spaCy over the whole text."""
-    words = (F._normalise_token(token) for token in _full_nlp().tokenizer(text))
+    words = (T._normalise_token(token) for token in _full_nlp().tokenizer(text))
     return " ".join(w for w in words if w is not None)
 
 
 def test_cached_normaliser_equals_spacy_over_the_whole_text():
     texts = _corpus_texts() + TRICKY
-    F._NORMALISED.clear()
-    for text, normalised in zip(texts, F.normalise_texts(texts), strict=True):  # from a cold cache, all at once
+    T._NORMALISED.clear()
+    for text, normalised in zip(texts, T.normalise_texts(texts), strict=True):  # from a cold cache, all at once
         assert normalised == _plain_normalise(text), text[:80]
     for text in _corpus_texts(300, seed=8) + TRICKY:  # one at a time, most chunks known
-        assert F.normalise_text(text) == _plain_normalise(text), text[:80]
+        assert T.normalise_text(text) == _plain_normalise(text), text[:80]
 
 
 def test_a_chunks_tokens_never_depend_on_the_other_chunks_in_the_batch():
     # spaCy's special cases reach across one space: "course:) :)finally" splits the second smiley.
     # Chunks tokenised together (a cold cache, one call) must still come out as each does alone.
-    F._NORMALISED.clear()
-    together = F.normalise_texts(["course:)", ":)finally", "x:)", ":)y", ":(", "re:"])
+    T._NORMALISED.clear()
+    together = T.normalise_texts(["course:)", ":)finally", "x:)", ":)y", ":(", "re:"])
     alone = [_plain_normalise(chunk) for chunk in ["course:)", ":)finally", "x:)", ":)y", ":(", "re:"]]
     assert together == alone == ["course :)", ":) finally", "x :)", ":) y", ":(", "re :"]
-    F._NORMALISED.clear()
-    assert F.normalise_texts(["course:) :)finally"]) == ["course :) :) finally"]  # not spaCy's ": )" here
+    T._NORMALISED.clear()
+    assert T.normalise_texts(["course:) :)finally"]) == ["course :) :) finally"]  # not spaCy's ": )" here
     assert _plain_normalise("course:) :)finally") == "course :) : ) finally"  # the one place they differ
 
 
@@ -162,18 +161,18 @@ def _spacy_matcher():
     from spacy.matcher import Matcher
 
     matcher = Matcher(_full_nlp().vocab)
-    for cue, rules in F.ASK_RULES.items():
+    for cue, rules in C.ASK_RULES.items():
         patterns = []
         for number, steps in enumerate(rules):
             pattern = []
             for step in steps:
-                if step == F.ALPHA:
+                if step == C.ALPHA:
                     pattern.append({"IS_ALPHA": True})
-                elif step == F.OPTIONAL:
+                elif step == C.OPTIONAL:
                     pattern.append({"OP": "?"})
                 else:
                     pattern.append({"LOWER": {"IN": sorted(step)}})
-            if (cue, number) in F.SENTENCE_START_RULES:
+            if (cue, number) in C.SENTENCE_START_RULES:
                 pattern[0]["IS_SENT_START"] = True
             patterns.append(pattern)
         matcher.add(cue, patterns)
@@ -193,20 +192,20 @@ def _matcher_counts(matcher, words: list[str]) -> dict[str, int]:
 
 def test_ask_rules_count_what_spacys_matcher_counts_on_the_corpus():
     matcher = _spacy_matcher()
-    texts = [F.normalise_text(text) for text in _corpus_texts()]
-    assert sum(bool(F.count_rule_matches(t.split())) for t in texts) > 500  # the rules do fire
+    texts = [T.normalise_text(text) for text in _corpus_texts()]
+    assert sum(bool(C.count_rule_matches(t.split())) for t in texts) > 500  # the rules do fire
     for text in texts:
-        assert F.count_rule_matches(text.split()) == _matcher_counts(matcher, text.split()), text[:80]
+        assert C.count_rule_matches(text.split()) == _matcher_counts(matcher, text.split()), text[:80]
 
 
-RULE_WORDS = sorted({w for rules in F.ASK_RULES.values() for steps in rules for step in steps
+RULE_WORDS = sorted({w for rules in C.ASK_RULES.values() for steps in rules for step in steps
                      if isinstance(step, frozenset) for w in step} | {"Please", "YOU", "x1", "ok", "?", "."})
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(RULE_WORDS), max_size=12))
 def test_ask_rules_count_what_spacys_matcher_counts_on_dense_sequences(words):
-    assert F.count_rule_matches(words) == _matcher_counts(_MATCHER, words)
+    assert C.count_rule_matches(words) == _matcher_counts(_MATCHER, words)
 
 
 _MATCHER = _spacy_matcher()
@@ -216,7 +215,7 @@ def test_ngram_counts_equal_scikit_learns_for_both_vectorisers():
     union = dict(load_model().pipeline.named_steps["features"].transformer_list)
     assert union["chars"].analyzer == "char_wb" and union["words"].token_pattern == r"\S+"
     # odd whitespace too: the word path splits with str.split, scikit-learn with the pattern \S+
-    documents = [F.normalise_text(text) for text in _corpus_texts(800) + TRICKY] + ["a\u2003b\x1cc  d\u3000e", ""]
+    documents = [T.normalise_text(text) for text in _corpus_texts(800) + TRICKY] + ["a\u2003b\x1cc  d\u3000e", ""]
     for name in ("words", "chars"):
         vectoriser = union[name]
         vectoriser.__dict__.pop("_ngram_index_cache", None)
@@ -236,7 +235,7 @@ def test_whitespace_splitting_is_what_the_word_pattern_finds():
 
 def test_tfidf_transform_equals_scikit_learns_for_both_vectorisers():
     union = dict(load_model().pipeline.named_steps["features"].transformer_list)
-    documents = [F.normalise_text(text) for text in _corpus_texts(600, seed=3) + TRICKY]
+    documents = [T.normalise_text(text) for text in _corpus_texts(600, seed=3) + TRICKY]
     for name in ("words", "chars"):
         vectoriser = union[name]
         with pytest.raises(ValueError):  # no documents: scikit-learn's error, kept
@@ -250,7 +249,7 @@ def test_tfidf_transform_equals_scikit_learns_for_both_vectorisers():
 
 @pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2), (2, 2), (1, 3)])
 def test_word_counts_equal_scikit_learns_for_any_ngram_range_and_after_a_refit(ngram_range):
-    texts = [F.normalise_text(text) for text in _corpus_texts(300, seed=5)]
+    texts = [T.normalise_text(text) for text in _corpus_texts(300, seed=5)]
     vectoriser = F.CompactTfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=ngram_range)
     for part in (texts[:150], texts[150:]):  # the second fit makes a new vocabulary: no stale word table
         vectoriser.fit(part)
@@ -278,10 +277,10 @@ def _tokenizer_words(chunk: str) -> list[str]:
 def test_letters_or_digits_are_one_token_and_a_word_with_a_mark_two_unless_special_cases():
     # What _tokenise_chunks relies on to skip the tokenizer for such chunks.
     specials = set(_full_nlp().tokenizer.rules)
-    assert {"gonna", "Im", "cannot", "Mr.", "a.m."} <= specials and F._special_cases() == frozenset(specials)
+    assert {"gonna", "Im", "cannot", "Mr.", "a.m."} <= specials and T._special_cases() == frozenset(specials)
     chunks = {chunk for text in _corpus_texts(3000, seed=4) for chunk in text.split()} - specials
-    alone = {chunk for chunk in chunks if F._ONE_TOKEN.fullmatch(chunk)}
-    marked = {chunk for chunk in chunks if F._WORD_AND_MARK.fullmatch(chunk) and chunk[:-1] not in specials}
+    alone = {chunk for chunk in chunks if T._ONE_TOKEN.fullmatch(chunk)}
+    marked = {chunk for chunk in chunks if T._WORD_AND_MARK.fullmatch(chunk) and chunk[:-1] not in specials}
     assert len(alone) > 3000 and len(marked) > 1000 and any(c.endswith(".") for c in marked)
     assert any(c.isdigit() for c in alone)
     for chunk in sorted(alone):
@@ -295,18 +294,18 @@ def test_letters_or_digits_are_one_token_and_a_word_with_a_mark_two_unless_speci
                max_size=30))
 def test_random_chunks_of_letters_digits_and_marks_tokenise_as_spacy_does(chunk):
     # the shortcuts give what the tokenizer gives, whichever path the chunk takes
-    normalised, lowered = F._tokenise_chunks([chunk])
+    normalised, lowered = T._tokenise_chunks([chunk])
     assert normalised[chunk] == _plain_normalise(chunk)
     assert lowered[chunk] == " ".join(token.lower_ for token in _full_nlp().tokenizer(chunk))
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from(sorted(F._special_cases())), st.sampled_from(["", ",", ".", "!", "?", ":", ";"]))
+@given(st.sampled_from(sorted(T._special_cases())), st.sampled_from(["", ",", ".", "!", "?", ":", ";"]))
 def test_special_cases_with_or_without_a_mark_tokenise_as_spacy_does(special, mark):
     chunk = special + mark
     if any(ch.isspace() for ch in chunk):
         return  # a chunk never holds whitespace
-    normalised, lowered = F._tokenise_chunks([chunk])
+    normalised, lowered = T._tokenise_chunks([chunk])
     assert normalised[chunk] == _plain_normalise(chunk)
     assert lowered[chunk] == " ".join(token.lower_ for token in _full_nlp().tokenizer(chunk))
 

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from classifier.events import Event, normalise_sender, parse_date
-from classifier.ledger import SCHEMA_VERSION, Ledger, LedgerError, default_ledger_path, read_events, write_events
+from classifier.weigh import corrections as correction_log
+from classifier.weigh.events import Event, normalise_sender, parse_date
+from classifier.weigh import people as people_store
+from classifier.weigh.ledger import SCHEMA_VERSION, Ledger, LedgerError, default_ledger_path, read_events, write_events
 from classifier.policy import load_policy
+from classifier.weigh.standing import standing
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 
@@ -166,11 +169,11 @@ def test_alias_needs_two_senders(ledger: Ledger) -> None:
 def test_standing_counts_all_aliases(ledger: Ledger) -> None:
     policy = load_policy()
     ledger.record_many([ev("ann@example.org", days=-400, kind="met"), ev("twitter:@ann", days=-300)])
-    alone = ledger.standing("ann@example.org", T0, policy)
+    alone = standing(ledger.events("ann@example.org", before=T0), T0, policy)
     ledger.alias("ann@example.org", "twitter:@ann")
-    together = ledger.standing("ann@example.org", T0, policy)
+    together = standing(ledger.events("ann@example.org", before=T0), T0, policy)
     assert together.balance > alone.balance > 0
-    assert ledger.standing(None, T0, policy).first_seen is None
+    assert standing(ledger.events(None, before=T0), T0, policy).first_seen is None
 
 
 def test_default_path_reads_the_environment_at_call_time(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -187,15 +190,15 @@ def test_wal_mode_and_schema_version(tmp_path: Path) -> None:
     Ledger(tmp_path / "l.db").close()
     conn = sqlite3.connect(tmp_path / "l.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"events", "aliases", "corrections"} <= tables
+    assert {"events", "aliases", "corrections", "people"} <= tables
 
 
 def test_version_1_database_is_migrated_and_keeps_its_events(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
-    from classifier.ledger import MIGRATIONS
+    from classifier.weigh.ledger import MIGRATIONS
     for statement in MIGRATIONS[0]:
         conn.execute(statement)
     event = ev()
@@ -206,7 +209,9 @@ def test_version_1_database_is_migrated_and_keeps_its_events(tmp_path: Path) -> 
     conn.close()
     with Ledger(path) as ledger:
         assert ledger.events("ann@example.org") == [event]
-        assert ledger.add_correction("msg-1", "label", "spam", "cold_pitch") == 1
+        assert correction_log.add(ledger, "msg-1", "label", "spam", "cold_pitch") == 1
+        assert people_store.set_tie(ledger, "Ann@Example.org", "close") == "ann@example.org"  # 2 -> 3 too
+        assert people_store.load_people(ledger).declared_tie(["ann@example.org"]) == ("close", "you")
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -214,7 +219,7 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA user_version = 99")
     conn.close()
-    with pytest.raises(LedgerError, match="schema version 99.*up to 2"):
+    with pytest.raises(LedgerError, match="schema version 99.*up to 3"):
         Ledger(path)
 
 
@@ -226,13 +231,13 @@ def test_not_a_database_is_a_ledger_error(tmp_path: Path) -> None:
 
 
 def test_corrections_are_kept_and_undone(ledger: Ledger) -> None:
-    first = ledger.add_correction("msg-1", "label", "spam", "cold_pitch")
-    ledger.add_correction("msg-2", "action", "decline", "educate")
-    assert ledger.undo_correction(first) is True
-    assert ledger.undo_correction(first) is False
-    rows = ledger.corrections("msg-1")
+    first = correction_log.add(ledger, "msg-1", "label", "spam", "cold_pitch")
+    correction_log.add(ledger, "msg-2", "action", "decline", "educate")
+    assert correction_log.undo(ledger, {"id": first, "kind": "label"}) is True
+    assert correction_log.undo(ledger, {"id": first, "kind": "label"}) is False
+    rows = correction_log.listed(ledger, "msg-1")
     assert [(r["kind"], r["old"], r["new"], r["undone"]) for r in rows] == [("label", "spam", "cold_pitch", 1)]
-    assert len(ledger.corrections()) == 2
+    assert len(correction_log.listed(ledger)) == 2
 
 
 # ---------------------------------------------------------------- files

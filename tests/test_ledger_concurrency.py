@@ -9,8 +9,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from classifier.events import Event
-from classifier.ledger import Ledger
+from classifier.weigh.events import Event
+from classifier.weigh.ledger import Ledger
 
 PROCESSES = 4
 EVENTS_PER_PROCESS = 200

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from classifier.mailfilter import EX_TEMPFAIL, FilterOptions, insert_headers, make_server, run_filter
+from classifier.frontends.mailfilter import EX_TEMPFAIL, FilterOptions, insert_headers, make_server, run_filter
 
-HEADERS_ADDED = 5
+HEADERS_ADDED = 6
 
 
 def assert_only_outreach_headers_added(out: bytes, raw: bytes, count: int = HEADERS_ADDED) -> None:
@@ -94,7 +94,7 @@ def test_action_only_prints_one_word():
 
 
 def test_learn_records_the_ask_once_per_message_id(tmp_path):
-    from classifier.ledger import Ledger
+    from classifier.weigh.ledger import Ledger
 
     db = tmp_path / "ledger.db"
     raw = (b"From: pat@pr.example\r\nMessage-ID: <p1@pr.example>\r\nDate: Mon, 2 Mar 2026 10:00:00 +0000\r\n"
@@ -108,7 +108,7 @@ def test_learn_records_the_ask_once_per_message_id(tmp_path):
 
 def test_the_command_line_filter_is_byte_exact(tmp_path):
     raw = HOSTILE["mixed line ends"]
-    run = subprocess.run([sys.executable, "-m", "classifier.cli", "filter"], input=raw, capture_output=True)
+    run = subprocess.run([sys.executable, "-m", "classifier", "filter"], input=raw, capture_output=True)
     assert run.returncode == 0
     assert_only_outreach_headers_added(run.stdout, raw)
 
@@ -134,7 +134,7 @@ def test_the_daemon_gives_the_same_headers_and_the_client_falls_back_when_it_is_
 HEAVY = ("sklearn", "scipy", "numpy", "spacy")
 # A fresh process that runs `triage` as the console script does (classifier.cli:main with sys.argv),
 # then reports on stderr's last line which of HEAVY it imported.
-CONSOLE_SCRIPT = ("import sys\nfrom classifier.cli import main\ncode = main()\n"
+CONSOLE_SCRIPT = ("import sys\nfrom classifier.frontends.cli import main\ncode = main()\n"
                   f"print(sorted(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)\nsys.exit(code)")
 
 
@@ -153,7 +153,7 @@ def no_ledger_env(tmp_path):
 def serve(tmp_path_factory, no_ledger_env):
     """A real `triage serve` process on a Unix socket; yields its address."""
     sock = tmp_path_factory.mktemp("serve") / "triage.sock"
-    server = subprocess.Popen([sys.executable, "-m", "classifier.cli", "serve", f"unix:{sock}"], env=no_ledger_env,
+    server = subprocess.Popen([sys.executable, "-m", "classifier", "serve", f"unix:{sock}"], env=no_ledger_env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _wait_until_listening(server, sock)

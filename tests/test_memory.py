@@ -1,7 +1,5 @@
 """Memory stays flat as the export grows: a run over 4x more mail must not need much more memory."""
 
-import json
-import resource
 import subprocess
 import sys
 from email.message import EmailMessage
@@ -9,13 +7,13 @@ from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-CORPUS = Path(__file__).parent.parent / "data" / "corpus.jsonl"
+from literals import written_messages
+
 
 
 def _write_mbox(path: Path, n: int) -> Path:
-    """``n`` messages cycling through corpus texts, from 300 senders over a year."""
-    with open(CORPUS, encoding="utf-8") as f:
-        texts = [json.loads(line) for _, line in zip(range(2000), f)]
+    """``n`` messages cycling through the written messages' texts, from 300 senders over a year."""
+    texts = written_messages()[:2000]
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
     with open(path, "wb") as out:
         for i in range(n):
@@ -33,7 +31,7 @@ def _write_mbox(path: Path, n: int) -> Path:
 
 
 def _peak_rss_mb(mbox: Path) -> float:
-    code = ("import resource, sys; from classifier.cli import main; rc = main(['score', sys.argv[1], '-o', "
+    code = ("import resource, sys; from classifier.frontends.cli import main; rc = main(['score', sys.argv[1], '-o', "
             "'/dev/null', '--quiet', '--jobs', '1']); "
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)")
     run = subprocess.run([sys.executable, "-c", code, str(mbox)], capture_output=True, text=True, check=True)

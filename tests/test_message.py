@@ -4,7 +4,7 @@ from datetime import timezone
 
 import pytest
 
-from classifier.message import MAX_BODY_CHARS, html_to_text, normalise_address, parse_bytes, parse_date
+from classifier.parse.message import MAX_BODY_CHARS, html_to_text, normalise_address, parse_bytes, parse_date
 
 PLAIN = (b"From: Ana Lopes <Ana.Lopes@Example.com>\r\nTo: maya@okafor-letters.example\r\n"
          b"Subject: coffee?\r\nDate: Tue, 03 Mar 2026 10:02:00 +0100\r\nMessage-ID: <a1@example.com>\r\n\r\n"
@@ -106,7 +106,7 @@ import email.utils
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from classifier.message import address_list, split_address
+from classifier.parse.message import address_list, split_address
 
 _WORD = st.text(st.sampled_from("abcXYZ09_.-+'é漢 \t\"(),:;<>@[]\\"), min_size=0, max_size=6)
 _ADDRESS_LIKE = st.builds(
@@ -136,7 +136,7 @@ def test_address_parsing_on_common_forms():
 
 from email.header import decode_header, make_header
 
-from classifier.message import _first_headers
+from classifier.parse.message import _first_headers
 
 
 @settings(max_examples=2000, deadline=None)

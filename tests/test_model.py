@@ -8,8 +8,8 @@ import skops.io as sio
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from classifier.corpus import corpus_hash
-from classifier.model import (ARTIFACT, DEFAULT_MODEL, MANIFEST, ModelError, load_model, model_dir, sha256_file)
+from classifier.training.corpus import corpus_hash
+from classifier.classify.model import (ARTIFACT, DEFAULT_MODEL, MANIFEST, ModelError, load_model, model_dir, sha256_file)
 
 
 @pytest.fixture()
@@ -25,10 +25,10 @@ def _edit_manifest(folder, change):
     (folder / MANIFEST).write_text(json.dumps(manifest))
 
 
-def test_committed_model_was_trained_on_the_committed_corpus():
+def test_the_committed_model_was_trained_on_the_corpus_the_build_makes(built_corpus):
     manifest = json.loads((model_dir(DEFAULT_MODEL) / MANIFEST).read_text())
-    assert manifest["corpus_sha256"] == corpus_hash(), (
-        "data/corpus.jsonl changed since the model was trained: run `triage train` and commit models/")
+    assert manifest["corpus_sha256"] == corpus_hash(built_corpus), (
+        "the corpus changed since the model was trained: run `make corpus train` and commit models/")
 
 
 def test_committed_model_is_small_and_loads():

@@ -11,9 +11,9 @@ from email.message import EmailMessage
 
 import pytest
 
-from classifier import parse_ahead
-from classifier.parse_ahead import ParseAhead, records_after
-from classifier.sources import iter_messages, iter_records
+from classifier.run import pool
+from classifier.run.pool import ParseAhead, records_after
+from classifier.parse.sources import iter_messages, iter_records
 
 
 def _mbox(path, n: int):
@@ -59,7 +59,7 @@ def test_an_input_the_child_cannot_read_leaves_it_to_the_main_process(tmp_path):
 
 def test_a_child_that_dies_is_as_if_nothing_was_parsed_ahead(tmp_path, monkeypatch):
     source = _mbox(tmp_path / "in.mbox", 50)
-    monkeypatch.setattr(parse_ahead, "parsed", lambda record: time.sleep(60))  # the forked child hangs...
+    monkeypatch.setattr(pool, "parsed", lambda record: time.sleep(60))  # the forked child hangs...
     ahead = ParseAhead([str(source)], None, None, tmp_path / "ahead", chunk=10)
     os.kill(ahead._process.pid, signal.SIGKILL)  # ...and dies
     chunks, ids, rest = _parsed_then_rest(ahead, source)
@@ -71,10 +71,10 @@ def test_the_child_stops_when_the_job_that_started_it_is_killed(tmp_path):
     # large export on its own.
     source = _mbox(tmp_path / "in.mbox", 200)
     code = ("import os, sys, time\n"
-            "from classifier import parse_ahead\n"
-            "real = parse_ahead.parsed\n"
-            "parse_ahead.parsed = lambda record: (time.sleep(0.05), real(record))[1]\n"
-            f"ahead = parse_ahead.ParseAhead([{str(source)!r}], None, None, {str(tmp_path / 'ahead')!r}, 10)\n"
+            "from classifier.run import pool\n"
+            "real = pool.parsed\n"
+            "pool.parsed = lambda record: (time.sleep(0.05), real(record))[1]\n"
+            f"ahead = pool.ParseAhead([{str(source)!r}], None, None, {str(tmp_path / 'ahead')!r}, 10)\n"
             "print(ahead._process.pid, flush=True)\n"
             "os._exit(0)\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -11,27 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from classifier.events import DEPOSIT_KINDS, Event
-from classifier.labels import ACTIONS, ASK_LABELS, LABELS
-from classifier.policy import (
-    DEFAULT_POLICY_PATH,
-    Policy,
-    action_rank,
-    allowed_keys,
-    load_policy,
-    policy_as_toml,
-    policy_docs,
-    recommend,
-)
-from classifier.standing import Standing, standing
+from classifier.labels import ACTIONS, ASK_LABELS, CLOSE_TIES, DEPOSIT_KINDS, LABELS, TIE_LEVELS
+from classifier.weigh.events import Event
+from classifier.policy import DEFAULT_POLICY_PATH, Policy, allowed_keys, load_policy, policy_as_toml, policy_docs
+from classifier.recommend.decide import action_rank, recommend
+from classifier.weigh.standing import Standing, standing
+from classifier.weigh.tie import infer_tie
 
 AT = datetime(2024, 6, 1, tzinfo=UTC)
 SENDER = "sam@example.org"
-
-
-@pytest.fixture(scope="module")
-def policy() -> Policy:
-    return load_policy()
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -221,6 +209,11 @@ def policies(draw: st.DrawFn) -> Policy:
         promotion_multiplier=draw(st.floats(1, 4)),
         net_taker_asks=draw(st.integers(0, 4)),
         net_taker_balance=draw(st.floats(-10, 10)),
+        tie_close_points=draw(st.floats(1, 20)),
+        tie_acquaintance_points=draw(st.floats(0.5, 10)),
+        # credits that never grow as ties get farther, debts forgiven for the closest few (as load_policy checks)
+        tie_credit=dict(zip(TIE_LEVELS, sorted(draw(st.lists(st.floats(0, 40), min_size=5, max_size=5)), reverse=True))),
+        ties_without_debt=TIE_LEVELS[:draw(st.integers(0, len(TIE_LEVELS)))],
     )
 
 
@@ -295,3 +288,73 @@ def test_first_asks_are_never_declined_unless_spam(history, label, text, policy)
 
 def test_policy_fields_all_have_a_check() -> None:
     assert all("check" in f.metadata for f in fields(Policy))
+
+
+# ---------------------------------------------------------------- ties (weigh.tie) keep the properties
+
+TIE_RANK = {level: rank for rank, level in enumerate(reversed(TIE_LEVELS))}  # stranger 0 ... family 4
+evidence = st.builds(lambda kind, d, note: at_days(kind, d, note=note), st.sampled_from(["warm", "kin", "replied"]),
+                     DAYS, st.sampled_from(["from you", "from them"]))
+lives = st.lists(st.one_of(deposits, takings, vouches, evidence), max_size=14)
+
+
+def tie_rank(events: list[Event], policy: Policy) -> int:
+    return TIE_RANK[infer_tie(events, AT, policy).level]
+
+
+def rank_with_tie(events: list[Event], label: str, text: str, policy: Policy, tie: str) -> int:
+    declared = infer_tie(events, AT, policy, tie)
+    r = recommend(label, {label: 0.9}, standing(events, AT, policy), policy, text, tie=declared)
+    return action_rank(r.action)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lives, st.lists(deposits, min_size=1, max_size=6), policies())
+def test_more_deposits_never_weaken_a_tie(history, extra, policy) -> None:
+    assert tie_rank(history + extra, policy) >= tie_rank(history, policy)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lives, st.lists(takings, min_size=1, max_size=6), policies())
+def test_asks_favours_and_declines_never_change_a_tie(history, extra, policy) -> None:
+    assert tie_rank(history + extra, policy) == tie_rank(history, policy)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lives, st.lists(deposits, min_size=1, max_size=6), st.sampled_from(ASK_LABELS), TEXTS, policies(),
+       st.sampled_from(TIE_LEVELS))
+def test_for_any_tie_adding_deposits_never_makes_the_action_worse(history, extra, label, text, policy, tie) -> None:
+    assert rank_with_tie(history + extra, label, text, policy, tie) >= rank_with_tie(history, label, text, policy, tie)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lives, st.lists(takings, min_size=1, max_size=6), st.sampled_from(ASK_LABELS), TEXTS, policies(),
+       st.sampled_from(TIE_LEVELS))
+def test_for_any_tie_adding_asks_never_makes_the_action_better(history, extra, label, text, policy, tie) -> None:
+    assert rank_with_tie(history + extra, label, text, policy, tie) <= rank_with_tie(history, label, text, policy, tie)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lives, st.sampled_from(ASK_LABELS), TEXTS, policies(), st.sampled_from(TIE_LEVELS), st.sampled_from(TIE_LEVELS))
+def test_a_closer_tie_never_turns_an_accept_into_anything_else(history, label, text, policy, a, b) -> None:
+    closer, farther = (a, b) if TIE_RANK[a] >= TIE_RANK[b] else (b, a)
+    if rank_with_tie(history, label, text, policy, farther) == action_rank("accept"):
+        assert rank_with_tie(history, label, text, policy, closer) == action_rank("accept")
+
+
+@settings(max_examples=200, deadline=None)
+@given(lives, st.sampled_from(ASK_LABELS), TEXTS, policies(), st.sampled_from(CLOSE_TIES))
+def test_close_ties_never_get_the_lesson(history, label, text, policy, tie) -> None:
+    declared = infer_tie(history, AT, policy, tie)
+    r = recommend(label, {label: 0.9}, standing(history, AT, policy), policy, text, tie=declared)
+    assert r.action in ("accept", "decline") and r.reply in ("accept", "decline_personal")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("[tie_credit]\nstranger = 50.0\n", "tie_credit = .* never grow as ties get farther"),
+    ('ties_without_debt = ["acquaintance"]\n', "forgiven only if every closer tie's are too"),
+    ('ties_without_debt = ["cousin"]\n', "expected a list of ties from family, close"),
+])
+def test_tie_settings_that_would_favour_strangers_are_refused(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ValueError, match=expected):
+        load_policy(write(tmp_path, text))

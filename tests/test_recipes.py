@@ -17,13 +17,14 @@ PITCH = (b"From pat@pr.example Mon Mar  2 10:00:00 2026\n"
 
 def _triage_command() -> str:
     """The filter command as the recipes run it, pointing at this checkout's interpreter."""
-    return f"{sys.executable} -m classifier.cli"
+    return f"{sys.executable} -m classifier"
 
 
 def test_the_procmail_recipe_in_the_docs_is_the_one_tested():
     text = DOCS.read_text(encoding="utf-8")
     assert "| /usr/local/bin/triage filter --learn" in text
     assert "* ^X-Outreach-Action: educate" in text
+    assert "* ^X-Outreach-Review: yes\n$DEFAULT" in text  # before the rules that file mail away
 
 
 @pytest.mark.skipif(shutil.which("procmail") is None, reason="procmail is not installed (.ci/run installs it)")
@@ -35,6 +36,7 @@ def test_procmail_delivers_the_filtered_message_into_the_maildir_folder(tmp_path
     rc.write_text(
         f"MAILDIR={home}/Maildir/\nDEFAULT=$MAILDIR\nLOGFILE={tmp_path}/procmail.log\nSHELL=/bin/sh\n"
         f":0 fw\n| {_triage_command()} filter --learn --ledger {ledger}\n\n"
+        ":0\n* ^X-Outreach-Review: yes\n$DEFAULT\n\n"
         ":0\n* ^X-Outreach-Action: decline\n.Outreach.Decline/\n\n"
         ":0\n* ^X-Outreach-Action: educate\n.Outreach.Educate/\n", encoding="utf-8")
     env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(Path(__file__).parent.parent)}
@@ -47,7 +49,18 @@ def test_procmail_delivers_the_filtered_message_into_the_maildir_folder(tmp_path
     message = PITCH.split(b"\n", 1)[1]  # procmail drops the envelope line and ends with a blank line
     assert data.startswith(b"X-Outreach-Label: ") and message in data
     assert all(line.startswith(b"X-Outreach-") for line in data[: data.index(message)].splitlines())
-    from classifier.ledger import Ledger
+    from classifier.weigh.ledger import Ledger
 
     with Ledger(ledger) as book:
         assert [e.kind for e in book.events("pat@pr.example")] == ["asked"]
+
+    # The same pitch from someone the user declared close stays in the inbox, whatever its action.
+    with Ledger(ledger) as book:
+        from classifier.weigh.people import set_tie
+
+        set_tie(book, "pat@pr.example", "close")
+    second = PITCH.replace(b"launch-1@", b"launch-2@")
+    run = subprocess.run(["procmail", "-m", str(rc)], input=second, env=env, capture_output=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    inbox = list((home / "Maildir" / "new").iterdir())
+    assert len(inbox) == 1 and b"X-Outreach-Review: yes" in inbox[0].read_bytes()

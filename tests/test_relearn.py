@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from classifier import corpus as corpus_module
-from classifier import relearn
-from classifier.model import MODELS_DIR, ModelError, load_model, read_manifest
-from classifier.relearn import Example
+from classifier.classify.model import ModelError, load_model, models_dir, read_manifest
+from classifier.training import relearn
+from classifier.training.relearn import Example
 from tiny_corpus import save_tiny_model, write_corpus
 
 # A friend's ask in a pitch's words: the tiny model calls it cold_pitch; the person says friend_favour.
@@ -18,14 +17,11 @@ CORRECTED = Example("", "Hey mate, could you share my new book with your readers
 
 
 @pytest.fixture()
-def setup(tmp_path, monkeypatch):
-    monkeypatch.setattr(corpus_module, "PROJECT_DIR", tmp_path)  # the datasets cache of a tiny corpus goes there
+def setup(tmp_path):
     corpus = write_corpus(tmp_path / "corpus.jsonl")
     models = tmp_path / "models"
     save_tiny_model(corpus, models / "outreach")
-    empty_eval = tmp_path / "eval"
-    empty_eval.mkdir()
-    return corpus, models, empty_eval
+    return corpus, models, None  # no data home: the held-out split only
 
 
 def _sha(folder: Path) -> str:
@@ -34,9 +30,9 @@ def _sha(folder: Path) -> str:
 
 def test_retrain_saves_a_candidate_measured_against_the_current_model(setup):
     corpus, models, eval_dir = setup
-    real_manifest = (MODELS_DIR / "outreach" / "manifest.json").read_bytes() if (MODELS_DIR / "outreach").is_dir() else None
+    real_manifest = (models_dir() / "outreach" / "manifest.json").read_bytes() if (models_dir() / "outreach").is_dir() else None
     steps = []
-    result = relearn.retrain([CORRECTED], corpus=corpus, models_dir=models, eval_dir=eval_dir, weight=30,
+    result = relearn.retrain([CORRECTED], corpus=corpus, models_dir=models, home=eval_dir, weight=30,
                              progress=lambda what, done: steps.append(done))
 
     assert result.folder == models / "outreach-candidate"
@@ -55,22 +51,22 @@ def test_retrain_saves_a_candidate_measured_against_the_current_model(setup):
     # The model in use is untouched, here and in the project.
     assert _sha(models / "outreach") != manifest["sha256"]
     if real_manifest is not None:
-        assert (MODELS_DIR / "outreach" / "manifest.json").read_bytes() == real_manifest
+        assert (models_dir() / "outreach" / "manifest.json").read_bytes() == real_manifest
 
 
 def test_the_weight_is_what_makes_a_single_correction_count(setup):
     corpus, models, eval_dir = setup
-    light = relearn.retrain([CORRECTED], corpus=corpus, models_dir=models, eval_dir=eval_dir, weight=0.01)
-    heavy = relearn.retrain([CORRECTED], corpus=corpus, models_dir=models, eval_dir=eval_dir, weight=30)
+    light = relearn.retrain([CORRECTED], corpus=corpus, models_dir=models, home=eval_dir, weight=0.01)
+    heavy = relearn.retrain([CORRECTED], corpus=corpus, models_dir=models, home=eval_dir, weight=30)
     assert (light.agreed_after, heavy.agreed_after) == (0, 1)
 
 
 def test_retrain_refuses_bad_input(setup):
     corpus, models, eval_dir = setup
     with pytest.raises(ValueError, match="unknown label 'pitch'"):
-        relearn.retrain([Example("", "text", "pitch")], corpus=corpus, models_dir=models, eval_dir=eval_dir)
+        relearn.retrain([Example("", "text", "pitch")], corpus=corpus, models_dir=models, home=eval_dir)
     with pytest.raises(ValueError, match="weight"):
-        relearn.retrain([CORRECTED], corpus=corpus, models_dir=models, eval_dir=eval_dir, weight=0)
+        relearn.retrain([CORRECTED], corpus=corpus, models_dir=models, home=eval_dir, weight=0)
     assert not relearn.candidate_dir(models).exists()
 
 
@@ -78,7 +74,7 @@ def test_promote_then_rollback(setup):
     corpus, models, eval_dir = setup
     original = _sha(models / "outreach")
     assert not relearn.pending(models)
-    candidate = _sha(relearn.retrain([CORRECTED], corpus=corpus, models_dir=models, eval_dir=eval_dir).folder)
+    candidate = _sha(relearn.retrain([CORRECTED], corpus=corpus, models_dir=models, home=eval_dir).folder)
     assert relearn.pending(models)
 
     relearn.promote(models)
@@ -102,7 +98,7 @@ def test_promote_then_rollback(setup):
 def test_promote_refuses_an_altered_candidate(setup):
     corpus, models, eval_dir = setup
     original = _sha(models / "outreach")
-    folder = relearn.retrain([CORRECTED], corpus=corpus, models_dir=models, eval_dir=eval_dir).folder
+    folder = relearn.retrain([CORRECTED], corpus=corpus, models_dir=models, home=eval_dir).folder
     with open(folder / "model.skops", "ab") as f:
         f.write(b"tampered")
     with pytest.raises(ModelError, match="altered"):
@@ -113,10 +109,10 @@ def test_promote_refuses_an_altered_candidate(setup):
 def test_promote_keeps_only_one_previous(setup):
     corpus, models, eval_dir = setup
     first = _sha(models / "outreach")
-    relearn.retrain([CORRECTED], corpus=corpus, models_dir=models, eval_dir=eval_dir, weight=30)
+    relearn.retrain([CORRECTED], corpus=corpus, models_dir=models, home=eval_dir, weight=30)
     relearn.promote(models)
     second = _sha(models / "outreach")
-    relearn.retrain([CORRECTED._replace(label="spam")], corpus=corpus, models_dir=models, eval_dir=eval_dir, weight=30)
+    relearn.retrain([CORRECTED._replace(label="spam")], corpus=corpus, models_dir=models, home=eval_dir, weight=30)
     relearn.promote(models)
     assert _sha(models / "outreach-previous") == second != first
     assert json.loads((models / "outreach" / "manifest.json").read_text())["training"]["based_on"].startswith("outreach@")
@@ -128,4 +124,4 @@ def test_retrain_says_when_the_current_model_saw_another_corpus(setup, tmp_path)
     grown.write_text(corpus.read_text(encoding="utf-8") + json.dumps(
         {"id": "extra", "text": "Thanks for the chat yesterday!", "subject": "", "channel": "email",
          "label": "no_ask", "source": "test", "group": "extra"}) + "\n", encoding="utf-8")
-    assert relearn.retrain([], corpus=grown, models_dir=models, eval_dir=eval_dir).corpus_changed is True
+    assert relearn.retrain([], corpus=grown, models_dir=models, home=eval_dir).corpus_changed is True

@@ -11,18 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from classifier.events import Event
-from classifier.ledger import Ledger
-from classifier.policy import Policy, Recommendation, load_policy, recommend
-from classifier.replies import draft_reply
-from classifier.standing import Standing, standing
+from classifier.weigh.events import Event
+from classifier.weigh.ledger import Ledger
+from classifier.policy import Policy
+from classifier.recommend.decide import Recommendation, recommend
+from classifier.recommend.replies import draft_reply
+from classifier.weigh.standing import Standing, standing
 
 SENDER = "riley@example.org"
-
-
-@pytest.fixture(scope="module")
-def policy() -> Policy:
-    return load_policy()
 
 
 def E(day: str, kind: str, **kw) -> Event:
@@ -63,8 +59,8 @@ def test_strangers_flattering_first_pitch_is_educated(policy: Policy) -> None:
     assert r.action == "educate"
     assert s.first_seen is None
     assert said(r, "Asking is not a crime")
-    reply = draft_reply(r.action, "cold_pitch", "Jo Park", "Partnership?")
-    assert reply is not None and "Hi Jo Park," in reply and "relationship" in reply
+    reply = draft_reply(r.reply, "cold_pitch", "Jo Park", "Partnership?")
+    assert reply is not None and reply.startswith("Hi Jo,") and "come to know" in reply
 
 
 def test_repeat_pitcher_who_was_declined_is_declined(policy: Policy) -> None:
@@ -76,7 +72,8 @@ def test_repeat_pitcher_who_was_declined_is_declined(policy: Policy) -> None:
     assert r.action == "decline"
     assert s.asks_in_window == 2 and s.declined_count == 2
     assert said(r, "They keep asking without giving back") and said(r, "each repeat costs more")
-    assert draft_reply(r.action, "cold_pitch", "Sam", "bump") is not None  # a kind, clear no
+    assert r.reply == "decline_again"  # told no before: the short "as I said before"
+    assert "As I said before" in (draft_reply(r.reply, "cold_pitch", "Sam", "bump") or "")
 
 
 def test_second_ask_is_still_educated_third_in_the_window_is_declined(policy: Policy) -> None:
@@ -213,10 +210,9 @@ def test_friend_who_has_asked_a_lot_lately_is_no_longer_accepted(policy: Policy)
     fourth, s = assess(friend + asks, "friend_favour", "Could you help me move on Saturday?", "2024-05-01", policy)
     assert first.action == "accept"
     # Three granted favours outweigh a modest record: by the numbers they now take more than they
-    # give, and the reply is the gentle friend's no ("a few asks between us lately").
+    # give. Weighed as a stranger here (no tie given): a net taker, a short no.
     assert fourth.action == "decline" and s.asks_in_window == 3 and s.favours == 3
-    assert fourth.cost == pytest.approx(2.5 * 1.5**3)
-    assert "a few asks between us lately" in (draft_reply("decline", "friend_favour", "Kim", "moving") or "")
+    assert fourth.cost == pytest.approx(2.5 * 1.5**3) and fourth.reply == "decline"
 
 
 # ---------------------------------------------------------------- content matters; charity is different
@@ -228,7 +224,7 @@ def test_friend_who_sends_spam_is_declined(policy: Policy) -> None:
     r, s = assess(history, "spam", "Claim your free crypto now!!!", "2024-05-01", policy)
     assert s.balance > 10
     assert r.action == "decline" and said(r, "whoever sends it")
-    assert draft_reply(r.action, "spam", "Old Friend", "free crypto") is None  # spam gets no answer
+    assert r.reply is None and draft_reply("decline", "spam", "Old Friend", "free crypto") is None  # no answer
 
 
 def test_strangers_charity_ask_is_not_declined(policy: Policy) -> None:
@@ -236,7 +232,7 @@ def test_strangers_charity_ask_is_not_declined(policy: Policy) -> None:
                   "2024-05-01", policy)
     assert r.action == "educate"
     assert said(r, "charity ask is not declined")
-    assert "cause" in (draft_reply(r.action, "charity_ask", "Lee", "Food bank appeal") or "")
+    assert "cause" in (draft_reply(r.reply, "charity_ask", "Lee", "Food bank appeal") or "")
 
 
 def test_friends_charity_ask_is_accepted(policy: Policy) -> None:
@@ -272,9 +268,9 @@ def test_ledger_history_across_aliases_and_the_message_itself_not_counted(tmp_pa
         ledger.record_many([Event("https://twitter.com/RileyQ", f"2023-{m:02d}-15", "shared") for m in range(1, 13)])
         ledger.record(Event("Riley Q <Riley@Example.org>", message_date, "asked", label="cold_pitch",
                             note="retweet my launch"))
-        before_alias = ledger.standing("riley@example.org", message_date, policy)
+        before_alias = standing(ledger.events("riley@example.org", before=message_date), message_date, policy)
         ledger.alias("riley@example.org", "twitter:@rileyq")
-        s = ledger.standing("riley@example.org", message_date, policy)
+        s = standing(ledger.events("riley@example.org", before=message_date), message_date, policy)
     assert before_alias.first_seen is None
     assert s.asks == 0 and sum(s.gave.values()) == 12
     r = recommend("cold_pitch", {"cold_pitch": 0.9}, s, policy, "Could you retweet my launch?")
@@ -283,5 +279,5 @@ def test_ledger_history_across_aliases_and_the_message_itself_not_counted(tmp_pa
 
 def test_unknown_sender_through_the_ledger_is_educated(tmp_path: Path, policy: Policy) -> None:
     with Ledger(tmp_path / "ledger.db") as ledger:
-        s = ledger.standing(None, datetime(2024, 5, 1, tzinfo=UTC), policy)
+        s = standing(ledger.events(None), datetime(2024, 5, 1, tzinfo=UTC), policy)
     assert recommend("friend_favour", {"friend_favour": 0.8}, s, policy).action == "educate"

@@ -1,4 +1,4 @@
-"""classifier.screen: scoring for the screen, corrections that take effect at once, the queue, and
+"""classifier.frontends.screen: scoring for the screen, corrections that take effect at once, the queue, and
 safe display of untrusted text. Labels the tests depend on are set by hand, so no test rests on
 what one model happens to say."""
 
@@ -14,29 +14,23 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
+from classifier.labels import TIE_EVIDENCE_KINDS
+from classifier.weigh import corrections as correction_log
 from classifier import Ledger, Triage
-from classifier import screen
-from classifier.batch import ScoreOptions, score
-from classifier.events import Event
-from classifier.ledger import read_events
+from classifier.frontends import screen
+from classifier.run.batch import score
+from classifier.run.job import ScoreOptions
+from classifier.weigh.events import Event
+from classifier.weigh.ledger import read_events
+from literals import FRIEND, HISTORY, LIFT, PITCHES
 
-PITCH = ("Would you feature our new budgeting app in your newsletter? We'd love a mention to your readers, "
-         "and I can offer an exclusive interview with our CEO.")
-LIFT = "hey! any chance you could give me a lift to the airport on saturday morning? I'll buy breakfast x"
 EVIL = ("Hello <script>window.__pwned=1</script> <img src=x onerror=\"window.__pwned=2\"> "
         "[free money](javascript:alert(1)) and **bold** and :red[red] $x^2$")
 MESSAGES = [
-    {"id": "p1", "sender": "pat@brightpr.example", "date": "2026-03-02T10:00:00+00:00", "subject": "Exclusive for you",
-     "text": PITCH},
-    {"id": "p2", "sender": "pat@brightpr.example", "date": "2026-03-09T10:00:00+00:00", "subject": "Re: Exclusive",
-     "text": "Just bumping this up. " + PITCH},
-    {"id": "p3", "sender": "pat@brightpr.example", "date": "2026-03-16T10:00:00+00:00", "subject": "Following up",
-     "text": "Following up one more time. " + PITCH},
-    {"id": "f1", "sender": "ana@example.com", "date": "2026-03-21T10:00:00+00:00", "subject": "", "text": LIFT},
+    *PITCHES, FRIEND[0],
     {"id": "s1", "sender": "sam@example.org", "sender_name": "Sam Stranger", "date": "2026-03-21T11:00:00+00:00",
      "subject": "airport?", "text": LIFT},
-    {"id": "n1", "sender": "ana@example.com", "date": "2026-03-25T10:00:00+00:00", "subject": "thank you",
-     "text": "Thanks so much for the lift, it was lovely to catch up. See you soon!"},
+    FRIEND[1],
     {"id": "long", "sender": "news@letter.example", "date": "2026-03-26T10:00:00+00:00", "subject": "Weekly",
      "text": "This week in cities. " * 1500},
     {"id": "evil", "sender": "mallory@evil.example", "date": "2026-03-27T10:00:00+00:00",
@@ -45,14 +39,6 @@ MESSAGES = [
     {"id": "mine", "sender": "me@example.com", "date": "2026-03-22T10:00:00+00:00", "subject": "Re: airport?",
      "text": "Sorry, I can't help this time.", "folders": ["Sent"]},
 ]
-HISTORY = [{"sender": "ana@example.com", "date": "2026-02-01", "kind": "helped", "note": "fixed my bike"},
-           {"sender": "ana@example.com", "date": "2026-01-10", "kind": "met", "note": "book club"}]
-
-
-@pytest.fixture(scope="module")
-def base() -> Triage:
-    return Triage.load()
-
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> tuple[Path, Path]:
@@ -84,7 +70,7 @@ def triage(base, files, ledger) -> Triage:
 
 
 def rows_now(scored, triage, ledger) -> dict[str, dict]:
-    return {row["id"]: row for row in screen.current_rows(scored, triage, ledger.corrections())}
+    return {row["id"]: row for row in screen.current_rows(scored, triage, screen.corrections(ledger))}
 
 
 def by_id(scored, message_id) -> dict:
@@ -98,7 +84,7 @@ def test_scoring_agrees_with_the_batch_job(scored, files, tmp_path):
     inbox, history = files
     out = tmp_path / "out.jsonl"
     score(ScoreOptions(inputs=[str(inbox)], history=str(history), ledger=str(tmp_path / "empty.db"),
-                       output=str(out), quiet=True))
+                       output=str(out)))
     batch = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     keys = ("id", "label", "probabilities", "action", "reasons", "needs_review", "standing", "reply")
     assert [{k: r[k] for k in keys} for r in scored.rows] == [{k: r[k] for k in keys} for r in batch]
@@ -113,8 +99,9 @@ def test_scoring_keeps_text_history_and_what_was_skipped(scored):
     assert by_id(scored, "evil")["text"] == EVIL
     assert scored.me == ["me@example.com"]  # found from the Sent folder
     sam = by_id(scored, "s1")
-    assert [(seq, e.date) for seq, e in scored.export_events["sam@example.org"]] == \
-           [(sam["seq"], datetime.fromisoformat(sam["date"]))]  # each event knows the message it came from
+    events = scored.export_events["sam@example.org"]  # each event knows the message it came from
+    assert {(seq, e.date) for seq, e in events} == {(sam["seq"], datetime.fromisoformat(sam["date"]))}
+    assert [e.kind for _, e in events if e.kind not in TIE_EVIDENCE_KINDS] == ["asked"]
 
 
 def test_a_sender_no_ledger_key_can_name_degrades_instead_of_crashing(base, tmp_path):
@@ -143,13 +130,13 @@ def test_a_corrected_label_is_weighed_again_and_undone(scored, triage, ledger):
     assert (now["label"], now["action"], now["label_by"], now["reply"]) == ("spam", "decline", "you", None)
     assert now["model_label"] == row["label"] and now["probabilities"] == row["probabilities"]
     assert now["needs_review"] is False  # a person chose the label: nothing left to check
-    assert ledger.corrections("s1")[0]["new"] == "spam"
+    assert screen.corrections(ledger, "s1")[0]["new"] == "spam"
 
-    assert screen.undo(ledger, ledger.corrections("s1")[0])
-    assert not screen.undo(ledger, ledger.corrections("s1")[0])  # twice is a no-op
+    assert screen.undo(ledger, screen.corrections(ledger, "s1")[0])
+    assert not screen.undo(ledger, screen.corrections(ledger, "s1")[0])  # twice is a no-op
     again = rows_now(scored, triage, ledger)["s1"]
     assert (again["label"], again["action"], again["label_by"]) == (row["label"], row["action"], "model")
-    assert correction == ledger.corrections("s1")[0]["id"]
+    assert correction == screen.corrections(ledger, "s1")[0]["id"]
 
 
 def test_a_corrected_label_counts_in_the_senders_history(scored, triage, ledger):
@@ -173,7 +160,7 @@ def test_an_action_set_by_hand_wins_and_drafts_its_reply(scored, triage, ledger)
     now = rows_now(scored, triage, ledger)["s1"]
     assert now["action"] == "decline" and now["policy_action"] == "educate"
     assert now["reasons"][-1] == "You set the action to decline; the policy said educate."
-    assert now["reply"] and "Sam Stranger" in now["reply"]
+    assert now["reply"] and now["reply"].startswith("Hi Sam,")  # the first name of "Sam Stranger"
     with pytest.raises(ValueError, match="unknown action 'maybe'"):
         screen.correct_action(ledger, row, "maybe")
     with pytest.raises(ValueError, match="unknown label 'pitch'"):
@@ -193,7 +180,7 @@ def test_an_event_changes_the_action_and_undo_removes_it_from_the_ledger(scored,
     assert now["action"] == "accept" and any("helped you" in reason for reason in now["reasons"])
     assert rows_now(scored, triage, ledger)["f1"]["action"] == by_id(scored, "f1")["action"]  # others untouched
 
-    correction = next(c for c in ledger.corrections("s1") if c["kind"] == "event")
+    correction = next(c for c in screen.corrections(ledger, "s1") if c["kind"] == "event")
     assert screen.describe_correction(correction) == f"They helped me, {ask_day - timedelta(days=60)} (fixed my <b>bike</b>)"
     assert screen.undo(ledger, correction)
     assert ledger.count() == 0
@@ -213,7 +200,7 @@ def test_events_refuse_what_the_ledger_cannot_hold(scored, ledger):
         screen.record_event(ledger, by_id(scored, "s1"), "asked", date(2026, 1, 1))
     with pytest.raises(ValueError, match="no sender"):
         screen.record_event(ledger, {**by_id(scored, "s1"), "sender": None}, "met", date(2026, 1, 1))
-    assert ledger.count() == 0 and ledger.corrections() == []
+    assert ledger.count() == 0 and screen.corrections(ledger) == []
 
 
 def test_marking_done_takes_the_message_out_of_the_waiting_queue(scored, triage, ledger):
@@ -228,7 +215,7 @@ def test_marking_done_takes_the_message_out_of_the_waiting_queue(scored, triage,
     position = [r["id"] for r in order].index("s1")
     assert any(r["needs_decision"] for r in order) and not any(r["needs_decision"] for r in order[position:])
 
-    done = next(c for c in ledger.corrections("s1") if c["kind"] == "done")
+    done = next(c for c in screen.corrections(ledger, "s1") if c["kind"] == "done")
     assert screen.describe_correction(done) == "marked done, favour granted"
     screen.undo(ledger, done)
     assert rows_now(scored, triage, ledger)["s1"]["needs_decision"] and ledger.count() == 0
@@ -247,8 +234,8 @@ def test_active_corrections_fold_latest_first_and_skip_undone_and_unknown():
 def test_corrected_examples_are_the_inbox_messages_with_a_label_by_hand(scored, ledger):
     screen.correct_label(ledger, by_id(scored, "s1"), "friend_favour")
     screen.correct_action(ledger, by_id(scored, "p1"), "accept")
-    ledger.add_correction("from-another-export", "label", "spam", "no_ask")
-    examples, elsewhere = screen.corrected_examples(scored, ledger.corrections())
+    correction_log.add(ledger, "from-another-export", "label", "spam", "no_ask")
+    examples, elsewhere = screen.corrected_examples(scored, screen.corrections(ledger))
     assert [(e.subject, e.label) for e in examples] == [("airport?", "friend_favour")] and elsewhere == 1
 
 

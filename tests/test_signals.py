@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from functools import lru_cache
 from pathlib import Path
@@ -11,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from classifier import features as F
-from classifier import signals
-from classifier.text import author_zone
+from classifier.classify import tokens as F
+from classifier.classify import signals
+from classifier.classify.text import author_zone
+from literals import written_messages
 
-CORPUS = Path(__file__).resolve().parent.parent / "data" / "corpus.jsonl"
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample" / "inbox.mbox"
 
 
@@ -50,8 +49,7 @@ TRICKY = [
 
 
 def _texts() -> list[str]:
-    rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
-    return [row["text"] for row in random.Random(11).sample(rows, 2000)] + TRICKY
+    return [row["text"] for row in random.Random(11).sample(written_messages(), 2000)] + TRICKY
 
 
 def test_phrase_search_finds_what_spacys_phrase_matcher_finds():

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from classifier.message import parse_date
-from classifier.sources import FormatError, Unreadable, detect_format, iter_messages
+from classifier.parse.message import parse_date
+from classifier.parse.sources import FormatError, Unreadable, detect_format, iter_messages
 
 MESSAGES = [
     ("ana@example.com", "2026-03-02T09:15:00+00:00", "Quick favour", "Could you read my cover letter tonight?"),
@@ -94,7 +94,7 @@ def test_one_eml_file(tmp_path):
 @pytest.mark.parametrize("fmt", ["mbox", "jsonl", "csv"])
 def test_stdin_is_read_like_a_file(fmt, tmp_path):
     path = _write(fmt, tmp_path)
-    code = ("import sys; from classifier.sources import iter_messages; "
+    code = ("import sys; from classifier.parse.sources import iter_messages; "
             "print('|'.join(m.subject for m in iter_messages('-')))")
     out = subprocess.run([sys.executable, "-c", code], stdin=open(path, "rb"), capture_output=True, check=True)
     assert out.stdout.decode().strip() == "|".join(m[2] for m in MESSAGES)
@@ -148,7 +148,7 @@ import io as _io
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from classifier.sources import RawMail, _split_mbox
+from classifier.parse.sources import RawMail, _split_mbox
 
 
 def _split_mbox_by_lines(stream, name):

@@ -11,17 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from classifier.events import Event
+from classifier.weigh.events import Event
 from classifier.policy import Policy, load_policy
-from classifier.standing import Standing, _promotion_pattern, ask_cost, promotion_hits, standing
+from classifier.weigh.standing import Standing, _promotion_pattern, ask_cost, promotion_hits, standing
 
 AT = datetime(2024, 6, 1, tzinfo=UTC)
 SENDER = "sam@example.org"
-
-
-@pytest.fixture(scope="module")
-def policy() -> Policy:
-    return load_policy()
 
 
 @pytest.fixture(scope="module")
@@ -265,8 +260,8 @@ def test_an_earlier_ask_or_decline_is_not_history_for_the_burst_rule(policy: Pol
 # ---------------------------------------------------------------- the Timeline equals the plain tally
 
 
-from classifier.events import KINDS
-from classifier.standing import Timeline
+from classifier.labels import KINDS
+from classifier.weigh.standing import Timeline
 from standing_reference import reference_standing
 
 _BOUNDARY_HOURS = [0, 1, 24, 24 * 30, 24 * 30 + 1, 24 * 60, 24 * 60 + 1, 24 * 90, 24 * 120, -1]
@@ -317,7 +312,7 @@ def test_one_timeline_serves_every_moment_like_a_fresh_tally(policy: Policy):
 def test_kept_skips_the_powers_that_fall_below_the_floor_with_the_same_result(ages, half_life, floor):
     import numpy as np
 
-    from classifier.standing import _kept
+    from classifier.weigh.standing import _kept
 
     plain = [max(floor, 0.5 ** (age / half_life)) for age in ages]
     assert _kept(np.array(ages, dtype=np.float64), half_life, floor).tolist() == plain

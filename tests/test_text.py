@@ -3,8 +3,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from classifier import text as text_module
-from classifier.text import author_zone, clean, model_input, zone
+from classifier.classify import text as text_module
+from classifier.classify.text import author_zone, clean, model_input, zone
 
 
 def test_quoted_reply_is_cut_at_the_on_wrote_line():

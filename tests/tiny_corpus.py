@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from classifier.corpus import corpus_hash
-from classifier.model import build_candidate, save_model
-from classifier.text import model_input
+from classifier.training.corpus import corpus_hash
+from classifier.classify.model import save_model
+from classifier.training.candidates import build_candidate
+from classifier.classify.text import model_input
 
 MESSAGES = {
     "cold_pitch": [

@@ -31,13 +31,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from classifier import corpus  # noqa: E402
-from classifier.labelling import find_candidates  # noqa: E402
-from classifier.predict import Classifier  # noqa: E402
+from classifier.training import corpus  # noqa: E402
+from classifier.training.labelling import find_candidates  # noqa: E402
+from classifier.classify.predict import Classifier  # noqa: E402
 
-TRAIN_SAMPLE = {"nus_sms_corpus": 12_000, "random_acts_of_pizza": 700, "enron_spam_enron1": 600,
+TRAIN_SAMPLE = {"nus_sms_corpus": 24_000, "random_acts_of_pizza": 700, "enron_spam_enron1": 600,
                 "enron_berkeley_categories": 600, "spamassassin_public_corpus:easy_ham": 700}
-"""Training-pool rows taken from the largest datasets (as the corpus caps them), before the finder."""
+"""Training-pool rows taken from the largest datasets (as the corpus caps them), before the finder. The
+NUS sample was 12,000 in the first round; the second round read the candidates of 12,000 more, the
+texts where the model confused arranging with asking a favour."""
 READ_WHOLE = {"random_acts_of_pizza", "spamassassin_public_corpus:spam", "spamassassin_public_corpus:hard_ham"}
 """Datasets (or folders) whose every chosen message is read: their defaults say nothing about the label."""
 TRUSTED_SPAM = {"sms_spam_collection", "youtube_spam_collection", "enron_spam_enron1"}
@@ -52,10 +54,6 @@ TEXT_CHARS = 2500
 
 def stable(ref: str, salt: str) -> float:
     return int(hashlib.sha256(f"{salt}:{ref}".encode()).hexdigest()[:12], 16) / 16**12
-
-
-def text_hash(subject: str, text: str) -> str:
-    return hashlib.sha256(f"{subject}\n{text}".encode()).hexdigest()[:16]
 
 
 def folder_of(record) -> str:
@@ -124,6 +122,25 @@ TEST_QUOTA = {key: round(n * 1.2) for key, n in TEST_QUOTA.items()}  # some quot
 DEV_QUOTA = {key: max(1, round(n * 1.05)) for key, n in TEST_QUOTA.items() if key[1] != "stanford_politeness_wikipedia"}
 
 
+def _earlier_batches() -> dict[tuple[str, str, str], tuple[str, str]]:
+    """(set, pool, ref) -> (batch, text hash) of the messages an earlier run of this tool put in a batch."""
+    path = ROOT / "data" / "labels" / "selection.csv"
+    if not path.is_file():
+        return {}
+    with open(path, encoding="utf-8", newline="") as f:
+        return {(row["set"], row["pool"], row["ref"]): (row["batch"], row["sha"])
+                for row in csv.DictReader(f) if row["batch"]}
+
+
+def _write_batch_row(out: Path, batch: str, chosen: dict) -> None:
+    """Append the message of ``chosen`` to its batch file (what its labellers read)."""
+    record = chosen["record"]
+    text = record.text if len(record.text) <= TEXT_CHARS else record.text[:TEXT_CHARS] + " [… cut]"
+    with open(out / f"{batch}.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps({"ref": record.id, "dataset": record.source, "channel": record.channel,
+                            "subject": record.subject, "text": text}, ensure_ascii=False) + "\n")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-home", type=Path, required=True)
@@ -132,23 +149,24 @@ def main(argv=None) -> int:
     classifier = Classifier.load()
     hand = corpus.read_hand_labels(ROOT / "data" / "labels" / "hand_labels.csv")
     selection: list[dict] = []
-    texts: dict[str, dict] = {}
+    earlier = _earlier_batches()
+
+    def row(which: str, pool: str, record) -> dict:
+        return {"set": which, "pool": pool, "dataset": record.source, "ref": record.id,
+                "sha": corpus.text_hash(record.subject, record.text), "batch": "", "record": record}
 
     for pool in ("data", "eval"):
         records = read_pool(args.data_home, pool)
         candidates = list(find_candidates(records, classifier))
         items = [(r, c, provisional(r, c)) for r, c in zip(records, candidates)]
-        for record, _, _ in items:
-            texts[f"{pool}:{record.id}"] = {"subject": record.subject, "text": record.text, "channel": record.channel,
-                                            "dataset": record.source}
         if pool == "eval":
             chosen = stratified(items, TEST_QUOTA, "test")
-            selection += [{"set": "test", "pool": pool, "dataset": r.source, "ref": r.id} for r, _, _ in chosen]
+            selection += [row("test", pool, r) for r, _, _ in chosen]
             continue
         # Training pool: dev first (kept out of training), then what the corpus uses, then the audit.
         dev = stratified([it for it in items if it[0].source in corpus.REAL_READERS], DEV_QUOTA, "dev")
         dev_refs = {r.id for r, _, _ in dev}
-        selection += [{"set": "dev", "pool": pool, "dataset": r.source, "ref": r.id} for r, _, _ in dev]
+        selection += [row("dev", pool, r) for r, _, _ in dev]
         sizes = Counter(_sampling_key(r) for r, _, _ in items)
         used, passed_over = [], defaultdict(list)
         for record, candidate, _ in items:
@@ -165,44 +183,45 @@ def main(argv=None) -> int:
                 used.append(record)
             else:
                 passed_over[record.source].append(record)
-        selection += [{"set": "train", "pool": pool, "dataset": r.source, "ref": r.id} for r in used]
+        selection += [row("train", pool, r) for r in used]
         for source, records_over in passed_over.items():
             records_over.sort(key=lambda r: stable(r.id, "audit"))
-            audited = AUDIT.get(source, 0)
-            selection += [{"set": "audit", "pool": pool, "dataset": source, "ref": r.id} for r in records_over[:audited]]
+            # The audit sample measures the first round's finder: a later round keeps that sample.
+            audited = ([r for r in records_over if ("audit", pool, r.id) in earlier] if earlier
+                       else records_over[:AUDIT.get(source, 0)])
+            chosen_ids = {id(r) for r in audited}
+            selection += [row("audit", pool, r) for r in audited]
             # The finder's verdict (no ask) for the rest, written down: the corpus must not depend on
             # whichever model runs the finder next time.
-            selection += [{"set": "passed", "pool": pool, "dataset": source, "ref": r.id, "sha": text_hash(r.subject, r.text),
-                           "batch": ""} for r in records_over[audited:]]
+            selection += [row("passed", pool, r) for r in records_over if id(r) not in chosen_ids]
 
-    # Batches: short texts in larger batches; each set and length class batched in hash order.
+    # Batches: short texts in larger batches; each set and length class batched in hash order. A message
+    # an earlier run already put in a batch keeps it (its labels name that batch); new ones go to new
+    # batches of the next round ("train2-short-01").
     groups = defaultdict(list)
-    for row in selection:
-        if row["set"] == "passed":
+    for chosen in selection:
+        if chosen["set"] == "passed":
             continue
-        size = "short" if row["dataset"] in SHORT else "long"
-        groups[row["set"], size].append(row)
+        size = "short" if chosen["dataset"] in SHORT else "long"
+        kept = earlier.get((chosen["set"], chosen["pool"], chosen["ref"]))
+        if kept:  # read already: its batch, and the text hash of what its labellers read
+            chosen["batch"], chosen["sha"] = kept
+            continue
+        groups[chosen["set"] + ("2" if earlier else ""), size].append(chosen)
     args.out.mkdir(parents=True, exist_ok=True)
     for (name, size), rows in sorted(groups.items()):
         rows.sort(key=lambda row: stable(row["ref"], "batch"))
         for start in range(0, len(rows), BATCH[size]):
             batch = f"{name}-{size}-{start // BATCH[size] + 1:02d}"
-            with open(args.out / f"{batch}.jsonl", "w", encoding="utf-8") as f:
-                for row in rows[start:start + BATCH[size]]:
-                    row["batch"] = batch
-                    message = texts[f"{row['pool']}:{row['ref']}"]
-                    text = message["text"]
-                    if len(text) > TEXT_CHARS:
-                        text = text[:TEXT_CHARS] + " [… cut]"
-                    row["sha"] = text_hash(message["subject"], message["text"])
-                    f.write(json.dumps({"ref": row["ref"], "dataset": row["dataset"], "channel": message["channel"],
-                                        "subject": message["subject"], "text": text}, ensure_ascii=False) + "\n")
+            for chosen in rows[start:start + BATCH[size]]:
+                chosen["batch"] = batch
+                _write_batch_row(args.out, batch, chosen)
     out = ROOT / "data" / "labels" / "selection.csv"
     with open(out, "w", encoding="utf-8", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["set", "pool", "dataset", "ref", "sha", "batch"], lineterminator="\n")
         writer.writeheader()
-        for row in sorted(selection, key=lambda r: (r["set"], r["batch"], r["ref"])):
-            writer.writerow(row)
+        for chosen in sorted(selection, key=lambda r: (r["set"], r["batch"], r["ref"], r["sha"])):
+            writer.writerow({key: chosen[key] for key in ("set", "pool", "dataset", "ref", "sha", "batch")})
     tally = Counter((row["set"], row["dataset"]) for row in selection)
     for key, n in sorted(tally.items()):
         print(f"{key[0]:6} {key[1]:32} {n:6}")

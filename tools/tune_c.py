@@ -16,10 +16,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedGroupKFold
 
-from classifier.corpus import grouped_split, load_corpus
-from classifier.features import Normaliser, Zoner
-from classifier.model import _features
-from classifier.train import corpus_inputs
+from classifier.training.corpus import grouped_split, load_corpus
+from classifier.classify.features import Normaliser, Zoner
+from classifier.training.candidates import features as feature_union
+from classifier.training.train import corpus_inputs
 
 
 def main(corpus: str, grid: str) -> None:
@@ -31,8 +31,8 @@ def main(corpus: str, grid: str) -> None:
     scores: dict[float, list[float]] = {}
     folds = StratifiedGroupKFold(3, shuffle=True, random_state=1).split(normalised, labels, groups)
     for fold, (fit_rows, test_rows) in enumerate(folds):
-        features = _features()
-        fit_x, test_x = features.fit_transform(normalised[fit_rows]), features.transform(normalised[test_rows])
+        union = feature_union()
+        fit_x, test_x = union.fit_transform(normalised[fit_rows]), union.transform(normalised[test_rows])
         for c in (float(value) for value in grid.split(",")):
             start = time.perf_counter()
             model = LogisticRegression(C=c, class_weight="balanced", max_iter=1000).fit(fit_x, labels[fit_rows])

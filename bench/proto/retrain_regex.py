@@ -34,7 +34,7 @@ _TOKEN = re.compile(r"""
 
 def regex_tokens(text: str) -> list[str]:
     """Lower-cased tokens with the same placeholders as features.normalise_texts."""
-    from classifier import features as F
+    from classifier.classify import tokens as F
 
     out = []
     for match in _TOKEN.finditer(text):
@@ -62,8 +62,9 @@ def regex_texts(texts: list[str]) -> list[str]:
 def fit_and_measure(name: str, x_train, y_train, x_held, y_held, speed_texts) -> dict:
     from threadpoolctl import threadpool_limits
 
-    from classifier.evaluate import evaluate_real, split_metrics
-    from classifier.model import build_candidate
+    from classifier.training.evaluate import evaluate_real, split_metrics
+    from classifier.training.candidates import build_candidate
+    from classifier.training.paths import data_home, has_data_home
 
     pipeline = build_candidate("logreg")
     start = time.perf_counter()
@@ -71,7 +72,7 @@ def fit_and_measure(name: str, x_train, y_train, x_held, y_held, speed_texts) ->
     train_s = time.perf_counter() - start
     with threadpool_limits(1):
         held = split_metrics(pipeline.predict_proba(x_held), list(pipeline.classes_), y_held)
-        real = evaluate_real(pipeline.predict)
+        real = evaluate_real(pipeline.predict_proba, list(pipeline.classes_), data_home() if has_data_home() else None)
         pipeline.predict_proba(speed_texts[:50])
         best = float("inf")
         for _ in range(3):
@@ -92,12 +93,13 @@ def fit_and_measure(name: str, x_train, y_train, x_held, y_held, speed_texts) ->
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.parse_args(argv)
-    from classifier import features
-    from classifier.corpus import CORPUS_PATH, grouped_split, load_corpus
-    from classifier.evaluate import short_messages
-    from classifier.train import corpus_inputs
+    from classifier.classify import features
+    from classifier.training.corpus import grouped_split, load_corpus
+    from classifier.training.paths import corpus_path
+    from classifier.training.evaluate import short_messages
+    from classifier.training.train import corpus_inputs
 
-    dataset = load_corpus(CORPUS_PATH)
+    dataset = load_corpus(corpus_path())
     train, held = grouped_split(dataset)
     x_train, y_train = corpus_inputs(train)
     x_held, y_held = corpus_inputs(held)
@@ -110,7 +112,7 @@ def main(argv=None) -> int:
     finally:
         features.normalise_texts = original
     # The cost of the normaliser alone, on the held-out texts after zoning.
-    from classifier.features import Zoner
+    from classifier.classify.features import Zoner
 
     zoned = Zoner().fit([]).transform(x_held)
     timings = {}

@@ -14,7 +14,7 @@ def run_triage(*args: str, stdin: bytes | None = None, env: dict | None = None, 
                timeout: float = 300) -> subprocess.CompletedProcess:
     """`triage ARGS` in a fresh process. Every call checks what the whole suite promises: whatever the
     input, the command never ends in a traceback."""
-    run = subprocess.run([sys.executable, "-m", "classifier.cli", *args], input=stdin, capture_output=True,
+    run = subprocess.run([sys.executable, "-m", "classifier", *args], input=stdin, capture_output=True,
                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=timeout)
     assert b"Traceback" not in run.stderr, run.stderr.decode(errors="replace")[-2000:]
     return run

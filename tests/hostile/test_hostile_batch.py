@@ -20,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from classifier.batch import ScoreOptions, score
+from classifier.run.batch import score
+from classifier.run.job import ScoreOptions
 
 from cli_run import ROOT, one_line_error, run_triage
 
@@ -219,7 +220,7 @@ def test_an_interrupted_run_leaves_no_output_and_no_spool(sig, code, word, long_
     spool_home.mkdir()
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    job = subprocess.Popen([sys.executable, "-m", "classifier.cli", "score", str(long_export), "-o",
+    job = subprocess.Popen([sys.executable, "-m", "classifier", "score", str(long_export), "-o",
                             str(out_dir / "rows.jsonl"), "--jobs", "2", "--quiet"], stderr=subprocess.PIPE,
                            env={**os.environ, **no_ledger, "TMPDIR": str(spool_home)}, start_new_session=True)
     deadline = time.monotonic() + 120

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from classifier.ledger import Ledger
-from classifier.mailfilter import FilterOptions, headers_via_daemon, make_server
+from classifier.weigh.ledger import Ledger
+from classifier.frontends.mailfilter import FilterOptions, headers_via_daemon, make_server
 
 from cli_run import ROOT, one_line_error, run_triage
 
@@ -56,7 +56,7 @@ def _digest(path_or_bytes) -> str:
 def test_a_message_over_64_mb_passes_through_whole(big_message, tmp_path, no_ledger, flags):
     out = tmp_path / "out.eml"
     with open(big_message, "rb") as stdin, open(out, "wb") as stdout:
-        run = subprocess.run([sys.executable, "-m", "classifier.cli", "filter", *flags], stdin=stdin, stdout=stdout,
+        run = subprocess.run([sys.executable, "-m", "classifier", "filter", *flags], stdin=stdin, stdout=stdout,
                              stderr=subprocess.PIPE, env={**os.environ, **no_ledger}, timeout=300)
     assert run.returncode == 0
     assert out.stat().st_size == big_message.stat().st_size
@@ -166,7 +166,7 @@ def test_the_socket_is_private_whatever_the_umask(daemon):
 
 def test_a_stopped_daemon_removes_its_socket(tmp_path, no_ledger):
     sock = tmp_path / "triage.sock"
-    server = subprocess.Popen([sys.executable, "-m", "classifier.cli", "serve", f"unix:{sock}"],
+    server = subprocess.Popen([sys.executable, "-m", "classifier", "serve", f"unix:{sock}"],
                               env={**os.environ, **no_ledger}, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while not sock.exists() and time.monotonic() < deadline and server.poll() is None:

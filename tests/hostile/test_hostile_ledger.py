@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from classifier import screen
-from classifier.events import MAX_WEIGHT, Event
-from classifier.ledger import Ledger, LedgerError, read_events
+from classifier.frontends import screen
+from classifier.weigh.events import MAX_WEIGHT, Event
+from classifier.weigh.ledger import Ledger, LedgerError, read_events
 
 from cli_run import one_line_error, run_triage
 
@@ -60,7 +60,7 @@ def test_a_weight_out_of_range_is_refused_by_the_api(weight):
 
 def test_the_largest_weights_keep_every_standing_finite(tmp_path):
     from classifier.policy import load_policy
-    from classifier.standing import standing
+    from classifier.weigh.standing import standing
 
     events = [Event("a@example.org", datetime(2026, 1, 1 + i % 28, tzinfo=UTC), kind, weight=MAX_WEIGHT,
                     label="cold_pitch" if kind == "asked" else None)

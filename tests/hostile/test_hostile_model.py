@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from classifier.model import MODELS_DIR, ModelError, load_model
+from classifier.classify.model import ModelError, load_model, models_dir
 
 from cli_run import one_line_error, run_triage
 
@@ -17,7 +17,7 @@ from cli_run import one_line_error, run_triage
 @pytest.fixture
 def model_copy(tmp_path) -> Path:
     folder = tmp_path / "outreach"
-    shutil.copytree(MODELS_DIR / "outreach", folder)
+    shutil.copytree(models_dir() / "outreach", folder)
     return folder
 
 

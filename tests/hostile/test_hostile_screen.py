@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from classifier.sources import FormatError, input_format
+from classifier.parse.sources import FormatError, input_format
 
 from cli_run import ROOT
 

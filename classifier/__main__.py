@@ -1,0 +1,7 @@
+"""``python -m classifier`` runs the ``triage`` command."""
+
+import sys
+
+from classifier.frontends.cli import main
+
+sys.exit(main())
