@@ -24,11 +24,34 @@ SAMPLE_INBOX = HERE / "data" / "sample" / "inbox.mbox"
 SAMPLE_HISTORY = HERE / "data" / "sample" / "history.jsonl"
 SAMPLE, UPLOAD, ON_DISK = "The sample inbox", "An export I upload", "An export on this computer"
 ACTION_COLOURS = {"accept": "green", "educate": "orange", "decline": "red", "none": "gray"}
-QUEUE_COLUMNS = {"to do": st.column_config.TextColumn(width=48), "date": st.column_config.TextColumn(width=130),
-                 "subject": st.column_config.TextColumn(width="large"), "check": st.column_config.TextColumn(width=60)}
+# Widths that fit the whole queue in the page at 1,400 px with the sidebar open (tests/test_browser.py).
+QUEUE_COLUMNS = {"to do": st.column_config.TextColumn(width=40), "date": st.column_config.TextColumn(width=118),
+                 "sender": st.column_config.TextColumn(width=200), "subject": st.column_config.TextColumn(width=270),
+                 "label": st.column_config.TextColumn(width=105), "action": st.column_config.TextColumn(width=70),
+                 "check": st.column_config.TextColumn(width=48)}
 EVENT_COLOURS = alt.Scale(domain=["deposit", "withdrawal", "signal"], range=["#2e7d32", "#c62828", "#757575"])
 
 st.set_page_config(page_title="outreach-triage", page_icon="📬", layout="wide")
+
+
+CSV_GUESSES = {"text": {"text", "body", "message", "content"}, "sender": {"sender", "from", "email", "author"},
+               "date": {"date", "sent", "time", "timestamp"}, "subject": {"subject", "title"}}
+
+
+def _head(path_text: str) -> bytes | None:
+    """The first bytes of the file at ``path_text``, for its CSV header; None when it cannot be read."""
+    try:
+        with open(Path(path_text.strip()).expanduser(), "rb") as fp:
+            return fp.read(65536)
+    except OSError:
+        return None
+
+
+def open_message(row: dict) -> None:
+    """Open ``row``'s message: the session names it by seq and id; the queue table starts afresh, so that
+    its stored selection (a position) can never point at another message."""
+    st.session_state.open = (row["seq"], row["id"])
+    st.session_state.queue_generation = st.session_state.get("queue_generation", 0) + 1
 
 
 @st.cache_resource(show_spinner="Loading the model…")
@@ -47,6 +70,22 @@ with st.sidebar:
     path_text = st.text_input("Path: a file, a Maildir or a folder of .eml", key="path") if where == ON_DISK else ""
     history_text = "" if where == SAMPLE else st.text_input(
         "History file (optional)", key="history", help="Ledger events you noted down: JSONL or CSV.")
+    columns, column_error = None, None
+    csv_head = (upload.getvalue()[:65536] if upload is not None and upload.name.lower().endswith(".csv") else
+                _head(path_text) if path_text.strip().lower().endswith(".csv") else None)
+    header = screen.csv_header(csv_head) if csv_head else []
+    if header and not {"Body", "From: (Address)"} <= set(header):  # Outlook's own export reads itself
+        st.caption("Which columns hold what:")
+        picked = {}
+        for role in screen.CSV_ROLES:
+            options = ([] if role == "text" else ["(none)"]) + header
+            guess = next((i for i, name in enumerate(options) if name.lower() in CSV_GUESSES[role]), 0)
+            choice = st.selectbox(f"{role.capitalize()} column", options, index=guess, key=f"csv_{role}")
+            picked[role] = None if choice == "(none)" else choice
+        try:
+            columns = screen.csv_columns(header, picked)
+        except ValueError as error:
+            column_error = str(error)
     me_text = st.text_input("Your addresses (optional)", key="me",
                             help="Comma-separated. Left empty, they are found from your Sent folder.")
     ledger_text = st.text_input("Ledger database", value=str(screen.ledger_path_default()), key="ledger",
@@ -92,7 +131,10 @@ elif where == ON_DISK and path_text.strip():
 else:
     st.info("Choose an export in the sidebar: upload one, or give its path.")
     st.stop()
-key += (str(history_path), str(ledger.path), tuple(me), base.classifier.model_id)
+if column_error:
+    st.error(column_error)
+    st.stop()
+key += (str(history_path), str(ledger.path), tuple(me), base.classifier.model_id, columns)
 
 # ---------------------------------------------------------------- scoring, once per export
 
@@ -107,12 +149,14 @@ if st.session_state.get("inbox_key") != key:
             if source is None:
                 with tempfile.TemporaryDirectory(prefix="triage-upload-") as tmp:
                     inbox = screen.score_inbox(screen.spool(upload, upload.name, Path(tmp)), triage, me=me,
-                                               progress=progress)
+                                               progress=progress, columns=columns)
             else:
-                inbox = screen.score_inbox(source, triage, me=me, progress=progress)
+                inbox = screen.score_inbox(source, triage, me=me, progress=progress, columns=columns)
         except (FormatError, OSError, ValueError) as error:
-            status.update(label="Could not read the export", state="error")
-            st.error(str(error))
+            reason = screen.clean(str(error), 300)
+            status.update(label=f"Could not read the export: {reason}", state="error")
+            st.error(f"{reason}. Give an mbox, a Maildir or a folder of .eml files, one .eml, a CSV (choose its "
+                     "columns in the sidebar) or a JSONL file with a \"text\" field.")
             st.stop()
         status.update(label=f"Scored {len(inbox.rows):,} messages", state="complete", expanded=False)
     st.session_state.update(inbox_key=key, inbox=inbox, relearned=None)
@@ -138,7 +182,7 @@ if not rows:
     st.stop()
 count_col, need_col = st.columns([4, 1], gap="large")
 count_col.dataframe(screen.counts(rows), hide_index=True, key="counts")
-need_col.metric("Waiting for a decision", waiting)
+need_col.metric("Waiting for you", waiting)
 need_col.metric("Labels to check", sum(row["needs_review"] and not row["done"] for row in rows))
 need_col.metric("Done", sum(row["done"] for row in rows))
 
@@ -157,15 +201,51 @@ with queue_tab:
     start, end = (tuple(days) + (None, None))[:2]
     shown = screen.queue(screen.filter_rows(rows, labels=pick_labels, actions=pick_actions, senders=pick_senders,
                                             start=start, end=end, search=search))
-    st.caption(f"{len(shown):,} of {len(rows):,} messages; those waiting for a decision come first")
-    st.dataframe(screen.queue_table(shown), hide_index=True, height=300, key="queue", column_config=QUEUE_COLUMNS)
+    st.caption(f"{len(shown):,} of {len(rows):,} messages; those waiting for you come first. Click a row to open "
+               "it; J and K move down and up, A, E and D decide and go on to the next one waiting.")
+
+    # The open message is named by its seq and id in the session, never by a widget's position: a queue
+    # that re-sorts after a decision must not put another message under the buttons (issue 17).
+    opened = st.session_state.get("open")
+    if opened is None or opened[0] not in by_seq or by_seq[opened[0]]["id"] != opened[1]:
+        opened = (shown[0]["seq"], shown[0]["id"]) if shown else None
+        st.session_state.open = opened
+    generation = st.session_state.setdefault("queue_generation", 0)
+    open_at = next((i for i, r in enumerate(shown) if opened and r["seq"] == opened[0]), None)
+    # The table's key carries the open message's place: a table that re-sorts is a new table, whose
+    # selection is set afresh to the open message, so a selection left from before can never open another.
+    picked = st.dataframe(screen.queue_table(shown), hide_index=True, key=f"queue_{token}_{generation}_{open_at}",
+                          height=min(38 + 35 * max(len(shown), 1), 360), column_config=QUEUE_COLUMNS,
+                          on_select="rerun", selection_mode="single-row",
+                          selection_default={"selection": {"rows": [open_at] if open_at is not None else []}})
+    chosen = picked.selection.rows if picked is not None else []
+    if chosen and chosen[0] != open_at and chosen[0] < len(shown):
+        open_message(shown[chosen[0]])
+        st.rerun()
 
     if not shown:
         st.info("No message matches these filters.")
-    else:
-        seq = st.selectbox("Open a message", [row["seq"] for row in shown], key="open",
-                           format_func=lambda s: screen.describe(by_seq[s]))
-        row = by_seq[seq]
+    if opened is not None:
+        row = by_seq[opened[0]]
+        seq = row["seq"]
+        if open_at is None:
+            st.caption("The open message is not among those the filters show; it stays open until you move on.")
+        nav = st.columns([1, 1, 1, 1, 1, 1, 2])
+        if nav[0].button("↑ Prev", key="previous", shortcut="K", disabled=screen.step(shown, seq, -1) is None):
+            open_message(by_seq[screen.step(shown, seq, -1)])
+            st.rerun()
+        if nav[1].button("↓ Next", key="next", shortcut="J", disabled=screen.step(shown, seq, 1) is None):
+            open_message(by_seq[screen.step(shown, seq, 1)])
+            st.rerun()
+        for column, (action, key) in zip(nav[2:5], (("accept", "A"), ("educate", "E"), ("decline", "D"))):
+            if column.button(action.capitalize(), key=f"decide_{action}_{seq}", shortcut=key, disabled=row["done"],
+                             type="primary" if action == row["action"] else "secondary",
+                             help=f"{action} this message, mark it done, and open the next one waiting"):
+                following = screen.next_undecided(shown, seq)
+                screen.decide(ledger, row, action)
+                if following is not None:
+                    open_message(by_seq[following])
+                st.rerun()
         st.divider()
         message_col, side_col = st.columns([3, 2], gap="large")
 
@@ -180,6 +260,9 @@ with queue_tab:
             badges += [":gray-badge[done]"] if row["done"] else []
             st.markdown(" ".join(badges))
             st.markdown("\n".join(f"- {screen.md_escape(reason)}" for reason in row["reasons"]))
+            if row.get("policy_reasons"):
+                with st.expander(f"Why the policy said {row['policy_action']}"):
+                    st.markdown("\n".join(f"- {screen.md_escape(reason)}" for reason in row["policy_reasons"]))
 
             words = screen.highlight_words(row["top_features"], row["text"])
             st.caption(f"Highlighted: the words in the text that drove the label {row['model_label']} "
@@ -237,8 +320,9 @@ with queue_tab:
         with side_col:
             st.markdown(f"**Label: {row['label']}**" + (f" (the model said {row['model_label']})"
                                                         if row["label_by"] == "you" else ""))
-            for label in LABELS:
-                st.progress(row["probabilities"][label], text=f"{label} {row['probabilities'][label]:.2f}")
+            with st.expander("Advanced: the model's probabilities"):
+                for label in LABELS:
+                    st.progress(row["probabilities"][label], text=f"{label} {row['probabilities'][label]:.2f}")
 
             st.markdown(f"**How close:** {row['tie']}")
             c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
@@ -264,7 +348,8 @@ with queue_tab:
                 if when is not None:
                     chart += alt.Chart(pd.DataFrame([{"date": when}])).mark_rule(strokeDash=[4, 4]).encode(x="date:T")
                 st.altair_chart(chart, height=220)
-                st.dataframe(screen.events_table(events), hide_index=True, height=180, key="events")
+                table = screen.events_table(events)
+                st.dataframe(table, hide_index=True, height=min(38 + 35 * len(table), 215), key="events")
             else:
                 st.caption("No history with this sender yet.")
 
@@ -290,10 +375,12 @@ with learn_tab:
                    if elsewhere else ""))
     active = screen.active_corrections(corrections).active
     in_inbox = {row["id"] for row in rows}
+    subjects = {row["id"]: row["subject"] or "(no subject)" for row in rows}
     for correction in [c for c in active if c["message_id"] in in_inbox]:
         text_col, undo_col = st.columns([6, 1], vertical_alignment="center")
-        text_col.text(f"{correction['created'][:16].replace('T', ' ')}  {screen.describe_correction(correction)}  "
-                      f"({screen.clean(correction['message_id'], 60)})")
+        subject = subjects.get(correction["message_id"]) or screen.clean(correction["message_id"], 60)
+        text_col.text(f"{correction['created'][:16].replace('T', ' ')}  \"{screen.clean(subject, 70)}\": "
+                      f"{screen.describe_correction(correction)}")
         if undo_col.button("Undo", key=f"undo_all_{correction['id']}"):
             screen.undo(ledger, correction)
             st.rerun()
@@ -311,9 +398,9 @@ with learn_tab:
             st.error(f"Retraining failed: {error}")
     result = st.session_state.get("relearned")
     if result is not None:
-        st.markdown(result.table)
-        st.caption(f"Your {result.corrections} corrections: the current model agrees with {result.agreed_before}, "
-                   f"the new one with {result.agreed_after}.")
+        st.markdown(f"**{screen.md_escape(result.in_words())}**")
+        with st.expander("Every number, before and after"):
+            st.markdown(result.table)
         if result.corpus_changed:
             st.warning("The current model was trained on an older version of the corpus, so some held-out "
                        "messages may be ones it learned from: its numbers can look better than they are.")

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 import classifier.classify.model
 import classifier.training.relearn
-from classifier import Event, Ledger
+from classifier import Event, Ledger, Triage
 from classifier.classify.model import read_manifest
 from classifier.frontends import screen
 from tiny_corpus import save_tiny_model, write_corpus
@@ -60,9 +60,20 @@ def open_only(at: AppTest, search: str) -> dict:
     """Search for one message; it opens, being the first (and only) one in the queue. Returns its row
     as scored (the model's label and the policy's action)."""
     ok(at.text_input(key="filter_search").set_value(search).run())
-    assert len(at.selectbox(key="open").options) == 1
-    seq = at.selectbox(key="open").value
+    assert len(queue(at)) == 1
+    if at.session_state["open"][0] not in shown_seqs(at):  # the open message stays open until you move on
+        ok(at.button(key="next").click().run())
+    seq = at.session_state["open"][0]
+    assert shown_seqs(at) == [seq]
     return next(row for row in at.session_state["inbox"].rows if row["seq"] == seq)
+
+
+def shown_seqs(at: AppTest) -> list[int]:
+    """The seqs of the queue as shown, matched back through the table's dates, senders and subjects."""
+    rows = {(screen.queue_table([r])[0]["date"], r["sender"] or "(unknown)", screen.clean(r["subject"], 120)): r["seq"]
+            for r in at.session_state["inbox"].rows}
+    table = queue(at)
+    return [rows[(d, s, subj)] for d, s, subj in zip(table["date"], table["sender"], table["subject"])]
 
 
 def relabel(at: AppTest, row: dict, label: str) -> AppTest:
@@ -96,7 +107,7 @@ def test_the_sample_opens_with_counts_queue_and_a_message(ledger_path):
 def test_filters_narrow_the_queue(ledger_path):
     at = ok(start())
     ok(at.multiselect(key="filter_label").set_value(["spam"]).run())
-    assert set(queue(at)["label"]) == {"spam"} and len(queue(at)) == len(at.selectbox(key="open").options)
+    assert set(queue(at)["label"]) == {"spam"} and 20 < len(queue(at)) < 200
     ok(at.multiselect(key="filter_label").set_value([]).run())
     ok(at.multiselect(key="filter_action").set_value(["accept"]).run())
     assert set(queue(at)["action"]) == {"accept"}
@@ -184,6 +195,94 @@ def test_action_by_hand_and_mark_done(ledger_path):
     assert [e.kind for e in Ledger(ledger_path).all_events()] == ["favour_granted"]
 
 
+def _all_records(ledger_path: Path) -> tuple[list[dict], list[Event]]:
+    with Ledger(ledger_path) as ledger:
+        return screen.corrections(ledger), ledger.all_events()
+
+
+def test_every_record_names_the_open_message_whatever_the_sequence(ledger_path):
+    """Issue 17's reproduction: change the label, change the action, tick "I did what they asked", mark
+    done, record an event, undo, with the queue re-sorting under the open message each time."""
+    at = ok(start())
+    first = at.session_state["open"]  # the first message waiting: opened without a search
+    row = next(r for r in at.session_state["inbox"].rows if r["seq"] == first[0])
+    seq, shown_label = row["seq"], _shown_label(at)
+    new_label = "friend_favour" if shown_label != "friend_favour" else "charity_ask"
+    ok(at.selectbox(key=f"label_{seq}_{shown_label}").set_value(new_label).run())
+    ok(at.button(key=f"set_label_{seq}").click().run())
+    assert at.session_state["open"] == first  # still the same message, although the queue re-sorted
+    action = next(r for r in screen.current_rows(at.session_state["inbox"], Triage.load(), screen.corrections(
+        Ledger(ledger_path))) if r["seq"] == seq)["action"]
+    ok(at.selectbox(key=f"action_{seq}_{action}").set_value("accept").run())
+    ok(at.button(key=f"set_action_{seq}").click().run())
+    assert at.session_state["open"] == first
+    ok(at.checkbox(key=f"granted_{seq}").check().run())
+    ok(at.button(key=f"done_{seq}").click().run())
+    assert at.session_state["open"] == first and "done" in badges(at)
+    ok(at.selectbox(key=f"event_kind_{seq}").set_value("met").run())
+    ok(at.button(key=f"event_add_{seq}").click().run())
+    corrections, events = _all_records(ledger_path)
+    assert [c["kind"] for c in corrections] == ["label", "action", "done", "event"]
+    assert {c["message_id"] for c in corrections} == {row["id"]}  # every record names the open message
+    assert {(e.sender, e.kind) for e in events} == {(row["sender"], "favour_granted"), (row["sender"], "met")}
+    undo = corrections[-1]
+    ok(at.button(key=f"undo_message_{undo['id']}").click().run())
+    corrections, events = _all_records(ledger_path)
+    assert at.session_state["open"] == first and [e.kind for e in events] == ["favour_granted"]
+
+
+def test_one_click_decisions_record_the_decided_message_and_move_on(ledger_path):
+    at = ok(start())
+    opened = at.session_state["open"]
+    row = next(r for r in at.session_state["inbox"].rows if r["seq"] == opened[0])
+    ok(at.button(key=f"decide_decline_{row['seq']}").click().run())
+    corrections, _ = _all_records(ledger_path)
+    assert {c["message_id"] for c in corrections} == {row["id"]} and corrections[-1]["kind"] == "done"
+    assert at.session_state["open"] != opened  # on to the next message waiting
+    following = at.session_state["open"]
+    nxt = next(r for r in at.session_state["inbox"].rows if r["seq"] == following[0])
+    assert nxt["needs_decision"]
+    ok(at.button(key="next").click().run())
+    assert at.session_state["open"] != following
+    ok(at.button(key="previous").click().run())
+    assert at.session_state["open"] == following
+
+
+def test_filters_and_score_again_never_move_the_open_message(ledger_path):
+    at = ok(start())
+    opened = at.session_state["open"]
+    ok(at.multiselect(key="filter_label").set_value(["spam"]).run())
+    assert at.session_state["open"] == opened  # filtered out, still open: the buttons act on what is shown
+    ok(at.button(key="rescore").click().run())
+    assert at.session_state["open"] == opened
+    row = next(r for r in at.session_state["inbox"].rows if r["seq"] == opened[0])
+    ok(at.button(key=f"done_{opened[0]}").click().run())
+    corrections, _ = _all_records(ledger_path)
+    assert [c["message_id"] for c in corrections] == [row["id"]]
+
+
+def test_a_csv_of_any_columns_is_read_with_the_pickers(ledger_path, tmp_path):
+    export = tmp_path / "export.csv"
+    export.write_text("Title,From,Body Text,When\n"
+                      "Launch,pat@pr.example,Would you feature our app in your newsletter?,2026-05-01T10:00:00+00:00\n",
+                      encoding="utf-8")
+    at = ok(start(where="An export on this computer", path=str(export)))  # the pickers guessed From and Title
+    assert at.selectbox(key="csv_sender").value == "From" and at.selectbox(key="csv_subject").value == "Title"
+    ok(at.selectbox(key="csv_text").set_value("Body Text").run())
+    ok(at.selectbox(key="csv_date").set_value("When").run())
+    [row] = at.session_state["inbox"].rows
+    assert (row["sender"], row["subject"], row["date"][:10]) == ("pat@pr.example", "Launch", "2026-05-01")
+    assert "feature our app" in row["text"]
+
+
+def test_a_bad_export_says_why_at_once(ledger_path, tmp_path):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("just some notes, no mail here\n", encoding="utf-8")
+    at = start(where="An export on this computer", path=str(bad))
+    [error] = at.error
+    assert "Could not read" not in error.value and "Give an mbox" in error.value and "notes.txt" in error.value
+
+
 def test_a_message_with_script_and_markdown_is_shown_as_text(ledger_path, tmp_path):
     evil = tmp_path / "evil.jsonl"
     text = "Hi <script>window.__pwned=1</script> [free money](javascript:alert(1)) **loud**"
@@ -224,7 +323,7 @@ def test_retrain_use_and_roll_back(ledger_path, tmp_path, monkeypatch):
 
     at = ok(start(where="An export on this computer", path=str(inbox)))
     assert at.button(key="retrain").disabled  # nothing to learn from yet
-    seq = at.selectbox(key="open").value
+    seq = at.session_state["open"][0]
     label = at.session_state["inbox"].rows[0]["label"]
     new = "friend_favour" if label != "friend_favour" else "cold_pitch"
     ok(at.selectbox(key=f"label_{seq}_{label}").set_value(new).run())
@@ -232,7 +331,9 @@ def test_retrain_use_and_roll_back(ledger_path, tmp_path, monkeypatch):
     assert any(m.value.startswith("**1 corrected labels**") for m in at.markdown)
 
     ok(at.button(key="retrain").click().run())
-    assert any("| held-out macro-F1 |" in m.value for m in at.markdown)
+    assert any("| held-out macro-F1 |" in m.value for m in at.markdown)  # in the expander
+    said = next(m.value for m in at.markdown if "agrees with your corrections" in m.value)
+    assert "The new model" in said and "held" in said and "macro" in said  # in words, first
     assert at.checkbox(key="confirm_promote").disabled is False
     assert at.button(key="promote").disabled  # not before the person confirms
     ok(at.checkbox(key="confirm_promote").check().run())

@@ -159,7 +159,8 @@ def test_an_action_set_by_hand_wins_and_drafts_its_reply(scored, triage, ledger)
     screen.correct_action(ledger, rows_now(scored, triage, ledger)["s1"], "decline")
     now = rows_now(scored, triage, ledger)["s1"]
     assert now["action"] == "decline" and now["policy_action"] == "educate"
-    assert now["reasons"][-1] == "You set the action to decline; the policy said educate."
+    assert now["reasons"] == ["You set the action to decline; the policy said educate."]  # nothing contradicts it
+    assert any("kind reply" in reason or "relationship" in reason for reason in now["policy_reasons"])
     assert now["reply"] and now["reply"].startswith("Hi Sam,")  # the first name of "Sam Stranger"
     with pytest.raises(ValueError, match="unknown action 'maybe'"):
         screen.correct_action(ledger, row, "maybe")
@@ -317,10 +318,12 @@ def test_markdown_escape_leaves_no_live_markdown_or_html():
 
 
 def test_highlight_words_are_the_driving_words_the_text_shows():
-    features = [{"feature": f, "weight": 1.0} for f in ("request phrasing (could you…)", "_url_", ",", "a",
-                                                         "could you", "retweet", "i 'd", "do n't", "newsletter")]
-    text = "Could you RT this? I'd love it, and don't forget. _url_ , a"
-    assert screen.highlight_words(features, text) == ["could you", "i 'd", "do n't"]
+    features = [{"feature": f, "weight": 1.0} for f in ("request phrasing (could you…)", "_url_", ",", "a", "st",
+                                                         "could you", "retweet", "i 'd", "do n't", "newsletter",
+                                                         "love it")]
+    text = "Could you RT this in your newsletter? I'd love it, and don't forget. St Mark's. _url_ , a"
+    # stop words ("could you", "I'd") and scraps ("st") would mark half of every message: left out
+    assert screen.highlight_words(features, text) == ["newsletter", "love it"]
     assert screen.highlight_html(text, ["i 'd", "do n't"]).count("<mark>") == 2  # contractions, as written
 
 

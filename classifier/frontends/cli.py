@@ -16,6 +16,7 @@ from pathlib import Path
 
 from classifier.frontends import cli_ledger
 from classifier.labels import LABELS
+from classifier.parse.message import normalise_address
 
 log = logging.getLogger("classifier")
 
@@ -281,8 +282,10 @@ def _cmd_score(args) -> int:
     if args.engine == "dask":
         fmt = args.format or "parquet"
     else:
-        fmt = args.format or next((f for f in ("csv", "parquet") if str(args.output or "").endswith(f".{f}")),
-                                  "jsonl")
+        fmt = args.format or output_format(args.output)
+    for address in args.me:
+        if normalise_address(address) is None:
+            raise ValueError(f"--me {address!r} is not an e-mail address; expected one such as you@example.com")
     columns = None
     if any(getattr(args, f"{c}_col") for c in ("text", "sender", "date", "subject", "id")):
         defaults = CsvColumns()
@@ -293,6 +296,21 @@ def _cmd_score(args) -> int:
                            policy=args.policy, input_format=args.input_format, columns=columns,
                            signature=args.signature.replace("\\n", "\n"), templates=args.templates)
     return run_score(options, quiet=args.quiet, engine=args.engine, scheduler=args.scheduler)
+
+
+OUTPUT_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+
+
+def output_format(output: str | None) -> str:
+    """The output format -o names by its extension; JSONL for stdout or a name without one. Any other
+    extension is an error: a file called out.xlsx must not hold JSON lines."""
+    suffix = Path(output).suffix.lower() if output and output != "-" else ""
+    if not suffix:
+        return "jsonl"
+    if suffix not in OUTPUT_SUFFIXES:
+        raise ValueError(f"cannot tell the output format of {output!r} from its extension {suffix!r}; expected "
+                         f"{', '.join(OUTPUT_SUFFIXES)}, or give --format jsonl, csv or parquet")
+    return OUTPUT_SUFFIXES[suffix]
 
 
 def _reply_options(parser) -> None:
@@ -382,6 +400,11 @@ def main(argv: list[str] | None = None) -> int:
     except _usage_errors() as error:
         print(f"triage: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`triage score ... | head`): stop quietly, as grep does, and keep Python from
+        # complaining again when it flushes stdout on the way out.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print("triage: interrupted; no output file was left behind", file=sys.stderr)
         return 130

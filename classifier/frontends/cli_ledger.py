@@ -38,6 +38,8 @@ def reports_errors(command: str) -> Callable[[Callable[P, int]], Callable[P, int
         def run(*args: P.args, **kwargs: P.kwargs) -> int:
             try:
                 return worker(*args, **kwargs)
+            except BrokenPipeError:
+                raise  # the reader went away (`| head`): main() stops quietly
             except (ValueError, LedgerError, OSError, sqlite3.Error) as error:
                 print(f"triage {command}: error: {error}", file=sys.stderr)
                 return 2

@@ -33,7 +33,7 @@ from classifier.classify.signals import deposit_kind
 from classifier.labels import (ACTIONS, DECISION_ACTIONS, DEPOSIT_KINDS, LABELS, TIE_EVIDENCE_KINDS, TIE_LEVELS,
                                WITHDRAWAL_KINDS)
 from classifier.parse.message import Message
-from classifier.parse.sources import Unreadable, iter_records, parsed
+from classifier.parse.sources import CsvColumns, Unreadable, iter_records, parsed
 from classifier.recommend.replies import MAX_NAME, clean, draft_reply
 from classifier.results import Classification
 from classifier.run.job import CHUNK
@@ -92,7 +92,7 @@ class Inbox:
 
 
 def score_inbox(source: str | Path, triage: Triage, *, me: Iterable[str] = (), input_format: str | None = None,
-                progress: Callable[[int], None] | None = None) -> Inbox:
+                progress: Callable[[int], None] | None = None, columns: CsvColumns | None = None) -> Inbox:
     """Score every inbound message of the export at ``source``, streaming, in this process.
 
     ``triage`` brings the model, the policy, and the history file and ledger to weigh against;
@@ -106,7 +106,7 @@ def score_inbox(source: str | Path, triage: Triage, *, me: Iterable[str] = (), i
         history = ExportHistory(Path(tmp) / "history.db")
         try:
             seq = read = 0
-            for chunk in chunks(iter_records(source, input_format), CHUNK):
+            for chunk in chunks(iter_records(source, input_format, columns), CHUNK):
                 history_rows = []
                 # Parsed here, so that the full text is kept; content_stage passes a Message through.
                 for row in content_stage([parsed(record) for record in chunk], triage.classifier, given_me):
@@ -159,11 +159,14 @@ def _row(seq: int, message: Message, assessment: dict) -> dict:
     return {**assessment, "seq": seq, "sender_name": message.sender_name, "text": message.text, "bulk": message.bulk,
             "text_cut": "body_capped" in message.flags or len(message.text) >= TEXT_CHARS,
             "model_label": assessment["label"], "policy_action": assessment["action"], "label_by": "model",
-            "done": False, "needs_decision": _needs_decision(assessment["action"], assessment["needs_review"], False)}
+            "done": False, "needs_decision": _needs_decision(assessment["action"], assessment["needs_review"], False,
+                                                             assessment["reply"])}
 
 
-def _needs_decision(action: str, needs_review: bool, done: bool) -> bool:
-    return not done and (action in DECISION_ACTIONS or needs_review)
+def _needs_decision(action: str, needs_review: bool, done: bool, reply: str | None) -> bool:
+    """Waiting for the person: a label to check, or a reply to send (accept, educate, a personal no).
+    Spam, scams and mass mail are declined with nothing to write: they wait for no one."""
+    return not done and (needs_review or (reply is not None and action in (*DECISION_ACTIONS, "accept")))
 
 
 # ---------------------------------------------------------------- corrections applied
@@ -251,14 +254,17 @@ def current_rows(inbox: Inbox, triage: Triage, corrections: Iterable[dict]) -> l
             view["policy_action"] = again["action"]
         if message_id in state.actions and state.actions[message_id] != view["action"]:
             chosen = state.actions[message_id]
-            view["reasons"] = [*view["reasons"], f"You set the action to {chosen}; the policy said {view['action']}."]
+            # Only the person's choice stands as the reason: the policy's reasons argued for another action,
+            # and shown beside it they would contradict it. They stay at hand, as the policy's.
+            view["policy_reasons"] = view["reasons"]
+            view["reasons"] = [f"You set the action to {chosen}; the policy said {view['action']}."]
             view["action"] = chosen
             view["needs_review"] = False
             view["reply"] = draft_reply(reply_for(chosen, view.get("tie", "stranger")), view["label"],
                                         row["sender_name"] or None, row["subject"],
                                         signature=triage.replies.signature, folder=triage.replies.templates)
         view["done"] = message_id in state.done
-        view["needs_decision"] = _needs_decision(view["action"], view["needs_review"], view["done"])
+        view["needs_decision"] = _needs_decision(view["action"], view["needs_review"], view["done"], view["reply"])
         view["corrections"] = by_message.get(message_id, [])
         rows.append(view)
     return rows
@@ -326,6 +332,42 @@ def queue_table(rows: Iterable[dict]) -> list[dict]:
              "sender": row["sender"] or "(unknown)", "subject": clean(row["subject"], 120),
              "label": row["label"] + (" (you)" if row["label_by"] == "you" else ""),
              "action": row["action"], "check": "label" if row["needs_review"] else ""} for row in rows]
+
+
+def step(shown: list[dict], seq: int | None, by: int) -> int | None:
+    """The seq of the message ``by`` places after (or before) ``seq`` in ``shown``; the first one when
+    ``seq`` is not among them; None at either end, or when ``shown`` is empty."""
+    order = [row["seq"] for row in shown]
+    if not order:
+        return None
+    if seq not in order:
+        return order[0]
+    at = order.index(seq) + by
+    return order[at] if 0 <= at < len(order) else None
+
+
+def next_undecided(shown: list[dict], seq: int | None) -> int | None:
+    """The next message after ``seq`` in ``shown`` that waits for a decision, going round to the start;
+    None when no other one waits."""
+    order = [row for row in shown]
+    start = next((i for i, row in enumerate(order) if row["seq"] == seq), -1)
+    for row in order[start + 1:] + order[:max(start, 0)]:
+        if row["needs_decision"] and row["seq"] != seq:
+            return row["seq"]
+    return None
+
+
+def decide(ledger, row: dict, action: str) -> list[int]:
+    """One click: take ``action`` on ``row``'s message and mark it done; an accept records the favour
+    as granted. Records a hand-set action only when it differs from the recommendation. Returns the ids
+    of the corrections written, every one naming ``row``'s message."""
+    if action not in ("accept", "educate", "decline"):
+        raise ValueError(f"unknown decision {action!r}; expected accept, educate or decline")
+    written = []
+    if action != row["action"]:
+        written.append(correct_action(ledger, row, action))
+    written.append(mark_done(ledger, row, granted=action == "accept"))
+    return written
 
 
 def describe(row: dict) -> str:
@@ -456,14 +498,18 @@ def _words_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
 
 
 def highlight_words(top_features: Iterable[dict], text: str) -> list[str]:
-    """The words (and word pairs) among a label's driving features that ``text`` shows; cues, placeholders
-    and punctuation are left out."""
+    """The words (and word pairs) among a label's driving features that ``text`` shows; cues, placeholders,
+    punctuation and stop words are left out."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
     cues = set(CUE_WORDS.values())
     words = []
     for feature in top_features:
         name = str(feature["feature"])
-        if name in cues or re.fullmatch(r"_\w+_", name) or len(re.findall(r"\w", name)) < 2:
+        if name in cues or re.fullmatch(r"_\w+_", name) or len(re.findall(r"\w", name)) < 3:
             continue
+        if all(word.lower().replace("’", "'") in STOP_WORDS for word in name.split()):
+            continue  # "you", "could you": marking every one of them in a message shows nothing
         pattern = _words_pattern([name])
         if pattern is not None and pattern.search(text):
             words.append(name)
@@ -493,6 +539,36 @@ def md_escape(text: str | None) -> str:
     every markdown character backslash-escaped (no link, emphasis, directive or formula can form).
     Control characters and line breaks become spaces: the text is meant for one line."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(clean(text, 100_000), quote=False))
+
+
+CSV_ROLES = ("text", "sender", "date", "subject")
+_COLUMN_NAME = re.compile(r"[\w .()/#-]{1,40}")
+"""What the column pickers of a generic CSV ask for; the text is required."""
+
+
+def csv_header(head: bytes) -> list[str]:
+    """The column names of a CSV file whose first bytes are ``head`` (its header row), control characters
+    removed; [] when the first line is not a CSV row."""
+    import csv
+
+    first = head.decode("utf-8-sig", errors="replace").splitlines()[:1]
+    try:
+        names = [name.strip() for name in next(csv.reader(first), [])] if first else []
+    except csv.Error:
+        return []
+    # A header names columns: two or more short names. Anything else may be a file that is no export at
+    # all (a token, a password line), and its first line must not be shown as a column to choose.
+    if not 2 <= len(names) <= 200 or not all(_COLUMN_NAME.fullmatch(name) for name in names):
+        return []
+    return names
+
+
+def csv_columns(header: list[str], picked: dict[str, str | None]) -> CsvColumns:
+    """The CsvColumns of the pickers' choices (role -> a column of ``header``, or None for "none")."""
+    text = picked.get("text")
+    if not text or text not in header:
+        raise ValueError(f"choose the column that holds the message text; the file's columns are {', '.join(header)}")
+    return CsvColumns(text=text, **{role: picked.get(role) for role in CSV_ROLES[1:]}, id=None)
 
 
 def spool(upload: BinaryIO, name: str, folder: Path) -> Path:

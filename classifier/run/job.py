@@ -41,6 +41,7 @@ class Summary:
     flagged: Counter = field(default_factory=Counter)  # repairs made while parsing
     me: list[str] = field(default_factory=list)
     repeated: int = 0  # messages that repeat an earlier one: scored, counted once as history
+    to_check: int = 0  # of the waiting messages, those whose label is uncertain
 
     @property
     def exit_code(self) -> int:
@@ -55,13 +56,15 @@ class Summary:
         self.unreadable.extend(other.unreadable)
         self.flagged.update(other.flagged)
         self.repeated += other.repeated
+        self.to_check += other.to_check
 
     def count(self, outcome: Outcome) -> None:
         """One scored message."""
         self.scored += 1
         self.by_label_action[outcome.label, outcome.action] += 1
-        if outcome.action in DECISION_ACTIONS or outcome.needs_review:
+        if outcome.needs_you:
             self.waiting[outcome.sender or "(unknown sender)"] += 1
+            self.to_check += outcome.needs_review
         for flag in outcome.flags:
             self.flagged[flag.split(":")[0]] += 1
 
@@ -75,10 +78,19 @@ class Outcome:
     action: str
     needs_review: bool
     flags: list[str]
+    reply: bool = False
+    """Whether a reply draft came with it: someone is waiting for an answer."""
+
+    @property
+    def needs_you(self) -> bool:
+        """A reply to send (accept, educate, a personal no) or a label to check. Spam, scams and mass mail
+        are declined with nothing to write: they wait for no one."""
+        return self.needs_review or (self.reply and self.action in (*DECISION_ACTIONS, "accept"))
 
     @classmethod
     def of(cls, assessment: Assessment) -> Outcome:
-        return cls(assessment.sender, assessment.label, assessment.action, assessment.needs_review, assessment.flags)
+        return cls(assessment.sender, assessment.label, assessment.action, assessment.needs_review, assessment.flags,
+                   assessment.reply is not None)
 
 
 def format_summary(summary: Summary) -> str:
@@ -89,7 +101,10 @@ def format_summary(summary: Summary) -> str:
         counts = [summary.by_label_action[label, a] for a in ACTIONS]
         lines.append(f"{label:16}" + "".join(f"{c:>9}" for c in counts) + f"{sum(counts):>9}")
     if summary.waiting:
-        lines += ["", "waiting for a decision (educate, decline or review):"]
+        total = sum(summary.waiting.values())
+        lines += ["", f"waiting for you: {total} messages ({total - summary.to_check} with a reply to send or a "
+                      f"favour to do, {summary.to_check} whose label to check first: the model was unsure, "
+                      "see their reasons); spam, scams and mass mail are declined and wait for no one:"]
         lines += [f"  {sender}: {n}" for sender, n in summary.waiting.most_common(10)]
         if len(summary.waiting) > 10:
             lines.append(f"  … and {len(summary.waiting) - 10} more senders")

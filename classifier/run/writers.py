@@ -164,12 +164,16 @@ class _Guarded:
     def write(self, text: str) -> None:
         try:
             self.stream.write(text)
+        except BrokenPipeError:
+            raise  # the reader went away (`| head`): the command stops quietly
         except OSError as error:
             raise OutputError(f"cannot write {self.name}: {error.strerror or error}") from None
 
     def flush(self) -> None:
         try:
             self.stream.flush()
+        except BrokenPipeError:
+            raise
         except OSError as error:
             raise OutputError(f"cannot write {self.name}: {error.strerror or error}") from None
 

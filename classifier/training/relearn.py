@@ -60,6 +60,24 @@ class Relearned:
         """The before/after table (markdown) that goes with every model change."""
         return before_after_table(self.before, self.after)
 
+    def in_words(self) -> str:
+        """The result as a person reads it: how the new model treats their corrections, and how it does
+        on messages neither model was trained on."""
+        parts = [f"The new model agrees with your corrections {self.agreed_after} of {self.corrections} times "
+                 f"(the current one {self.agreed_before})."]
+        held_before = (self.before.get("held_out") or {}).get("macro_f1")
+        held_after = (self.after.get("held_out") or {}).get("macro_f1")
+        if held_before is not None and held_after is not None:
+            change = "better" if held_after > held_before + 0.002 else "worse" if held_after < held_before - 0.002 \
+                else "about the same"
+            parts.append(f"On the held-out messages it scores {held_after:.3f} (macro-F1) against the current "
+                         f"model's {held_before:.3f}: {change}.")
+        real_before = ((self.before.get("real") or {}).get("test") or {}).get("macro_f1_measured")
+        real_after = ((self.after.get("real") or {}).get("test") or {}).get("macro_f1_measured")
+        if real_before is not None and real_after is not None:
+            parts.append(f"On the real test messages: {real_after:.3f} against {real_before:.3f}.")
+        return " ".join(parts)
+
 
 def _folder(models_dir: Path | None, name: str) -> Path:
     return Path(models_dir or bundled_models()) / name
