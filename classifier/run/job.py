@@ -102,9 +102,9 @@ def format_summary(summary: Summary) -> str:
         lines.append(f"{label:16}" + "".join(f"{c:>9}" for c in counts) + f"{sum(counts):>9}")
     if summary.waiting:
         total = sum(summary.waiting.values())
-        lines += ["", f"waiting for you: {total} messages ({total - summary.to_check} with a reply to send or a "
-                      f"favour to do, {summary.to_check} whose label to check first: the model was unsure, "
-                      "see their reasons); spam, scams and mass mail are declined and wait for no one:"]
+        lines += ["", f"waiting for you: {total} messages, {total - summary.to_check} with a reply to send or a favour "
+                      f"to do,", f"{summary.to_check} with a label to check first (the model was unsure; their reasons "
+                      "say so).", "Spam, scams and mass mail are declined and wait for no one.", "By sender:"]
         lines += [f"  {sender}: {n}" for sender, n in summary.waiting.most_common(10)]
         if len(summary.waiting) > 10:
             lines.append(f"  … and {len(summary.waiting) - 10} more senders")

@@ -47,6 +47,7 @@ def test_the_summary_lists_what_waits_for_you_and_never_spam() -> None:
     summary = run.stderr.decode()
     assert run.returncode == 0 and "waiting for you:" in summary and "label to check first" in summary
     waiting = summary.split("waiting for you:", 1)[1].split("\n\n", 1)[0]
-    assert "spam, scams and mass mail are declined and wait for no one" in waiting
+    assert "Spam, scams and mass mail are declined and wait for no one." in waiting
+    assert max(map(len, waiting.splitlines())) <= 110  # fits a terminal
     for spammer in ("quickmail-secure.example", "global-relief-alliance.example", "guestpost-hub.example"):
         assert spammer not in waiting
