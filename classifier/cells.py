@@ -1,4 +1,5 @@
-"""CSV cells a spreadsheet opens safely: what `triage score` and `triage ledger export` write.
+"""Text from mail made safe to show or store as one cell: a line a reader sees (``clean``: a reply's
+greeting, a name in the ledger), and a CSV cell a spreadsheet opens (``spreadsheet_safe``).
 
 A cell that starts with =, +, -, @, a tab or a carriage return is run as a formula by spreadsheets;
 mail is untrusted, so such a cell gets a ' in front. The escape can be undone exactly, for a CSV this
@@ -6,6 +7,8 @@ program wrote and reads back (a ledger file).
 """
 
 from __future__ import annotations
+
+import unicodedata
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _QUOTED = frozenset(("'", *_FORMULA_START))
@@ -18,6 +21,16 @@ def spreadsheet_safe(value):
     if isinstance(value, str) and (value.startswith(_FORMULA_START) or (value[:1] == "'" and value[1:2] in _QUOTED)):
         return "'" + value
     return value
+
+
+def clean(value: str | None, limit: int) -> str:
+    """``value`` on one line with control and format characters removed (they could hide text or
+    reorder it), trimmed to ``limit`` characters."""
+    if not value:
+        return ""
+    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def from_spreadsheet_safe(value: str) -> str:

@@ -55,6 +55,13 @@ HELP_KINDS: tuple[str, ...] = ("helped", "introduced", "referred")
 """Deposits that are help received from the sender: recent ones count strongly (reciprocity)."""
 
 
+def waits_for_person(action: str, needs_review: bool, has_reply: bool) -> bool:
+    """Whether a message waits for the person: a label to check, or a reply to send (accept, educate, a
+    personal no). Spam, scams and mass mail are declined with nothing to write: they wait for no one.
+    The batch summary and the screen's queue both ask this."""
+    return needs_review or (has_reply and action in (*DECISION_ACTIONS, "accept"))
+
+
 def check_choice(value: str, allowed: Iterable[str], what: str) -> str:
     """Return ``value`` when it is one of ``allowed``, else raise a ValueError naming the allowed ones."""
     allowed = tuple(allowed)

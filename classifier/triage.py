@@ -76,15 +76,6 @@ class Triage:
         ledger = self.ledger
         return load_people(ledger) if ledger is not None else People()
 
-    def aliases(self, sender: str | None) -> list[str]:
-        """The sender's other ledger keys (an alias group)."""
-        if sender is None or self.ledger is None:
-            return []
-        try:
-            return self.ledger.keys(sender)[1:]
-        except ValueError:
-            return []
-
     def events_for(self, sender: str | None, before: datetime | None = None) -> list[Event]:
         """The sender's known events: from the ledger (all aliases) and from the history file. A
         sender no ledger key can name ("a@example.com--") has none."""
@@ -103,8 +94,7 @@ class Triage:
         message = as_message(message)
         [classification] = self.classifier.classify_many([model_input(message.subject, message.text)])
         return assess_message(message, classification, self.events_for(message.sender, at or message.date),
-                              self.policy, at, people=self.people, replies=self.replies,
-                              aliases=self.aliases(message.sender))
+                              self.policy, at, people=self.people, replies=self.replies)
 
 
 def as_message(value) -> Message:

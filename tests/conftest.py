@@ -28,7 +28,7 @@ def policy() -> Policy:
 @pytest.fixture(scope="session")
 def home():
     """The data home of the public datasets; tests that need it are skipped, with the reason, without it
-    (a user's checkout has none; CI and the Makefile point OUTREACH_DATA_HOME at ../shared)."""
+    (a user's checkout has none; CI and the Makefile set OUTREACH_DATA_HOME when the team's folder is there)."""
     try:
         return data_home()
     except ValueError as error:

@@ -1,6 +1,6 @@
 """Compare model variants on the real dev set (never the test set) and the written held-out split.
 
-    .venv/bin/python tools/dev_experiments.py --data-home ../shared [--only a,b]
+    .venv/bin/python tools/dev_experiments.py --data-home "$OUTREACH_DATA_HOME" [--only a,b]
 
 Each variant is a scikit-learn Pipeline built here from the package's own estimators, fitted on the
 training part of the corpus's grouped split (and, where a variant says so, with some sources capped).

@@ -1,6 +1,6 @@
 """Choose the real messages people label, and write them out in batches for the labellers.
 
-    .venv/bin/python tools/make_label_batches.py --data-home ../shared --out /tmp/labelling
+    .venv/bin/python tools/make_label_batches.py --data-home "$OUTREACH_DATA_HOME" --out /tmp/labelling
 
 Reads the public datasets from the data home (never from the repository), runs the candidate finder
 (classifier.labelling: request rules plus the current model), and chooses four sets, each by a stable

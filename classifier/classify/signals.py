@@ -93,10 +93,11 @@ _AFFECTION = re.compile(
     r"|big\s+hugs?|hugs|xoxo|mwah)\b"
     r"|[\u2764\u2665\U0001F495\U0001F496\U0001F497\U0001F618\U0001F970\U0001F917\U0001F60D]",
     re.IGNORECASE)
-_FAMILY = re.compile(
-    r"\b(?:mum|mummy|mom|mommy|mam|mama|dad|daddy|papa|sis|bro|nan|nana|nanna|gran|granny|grandma|grandpa"
-    r"|auntie|aunty|uncle|cuz|hubby|wifey|babe|hun|hon|darling|sweetie|bestie)\b",
-    re.IGNORECASE)
+FAMILY_WORDS: tuple[str, ...] = (
+    "mum", "mummy", "mom", "mommy", "mam", "mama", "dad", "daddy", "papa", "sis", "bro", "nan", "nana", "nanna", "gran",
+    "granny", "grandma", "grandpa", "auntie", "aunty", "uncle", "cuz", "hubby", "wifey", "babe", "hun", "hon",
+    "darling", "sweetie", "bestie")
+_FAMILY = re.compile(rf"\b(?:{'|'.join(FAMILY_WORDS)})\b", re.IGNORECASE)
 _KISSES = re.compile(r"^[ \t]*(?:[A-Z][a-z]{0,11}[ \t]*,?[ \t]*)?x{1,4}[ \t]*!*$|^[ \t]*[A-Z]x{1,4}[ \t]*$"
                      r"|(?<=\S)[ \t]+x{1,4}[ \t]*$", re.MULTILINE)
 """A kiss to sign off: a line that is "x", "xx", "C xxx", "Mx" or "Maya x", or a line ending " x"."""
@@ -189,7 +190,7 @@ _PUNCTUATION = ".,;:!?()[]{}\"'’“”…-—*_~<>/\\|"
 _KISS_WORD = re.compile(r"[a-z]?x{1,4}")
 _HEARTS = re.compile("[\u2764\u2665\U0001F495\U0001F496\U0001F497\U0001F618\U0001F970\U0001F917\U0001F60D]")
 _AFFECTION_WORDS = frozenset({"love", "miss", "hug", "hugs", "xoxo", "mwah"})
-_FAMILY_WORDS = frozenset(_FAMILY.pattern.split("(?:")[1].split(")")[0].split("|"))
+_FAMILY_WORDS = frozenset(FAMILY_WORDS)
 _KIN_WORDS = frozenset(_KIN.split("|")) | {"sister", "brother"}
 
 

@@ -30,8 +30,8 @@ from typing import BinaryIO
 
 from classifier.classify.predict import CUE_WORDS
 from classifier.classify.signals import deposit_kind
-from classifier.labels import (ACTIONS, DECISION_ACTIONS, DEPOSIT_KINDS, LABELS, TIE_EVIDENCE_KINDS, TIE_LEVELS,
-                               WITHDRAWAL_KINDS)
+from classifier.labels import (ACTIONS, DEPOSIT_KINDS, LABELS, TIE_EVIDENCE_KINDS, TIE_LEVELS, WITHDRAWAL_KINDS,
+                               waits_for_person)
 from classifier.parse.message import Message
 from classifier.parse.sources import CsvColumns, Unreadable, iter_records, parsed
 from classifier.recommend.replies import MAX_NAME, clean, draft_reply
@@ -140,7 +140,7 @@ def score_inbox(source: str | Path, triage: Triage, *, me: Iterable[str] = (), i
         events = merge_events([e for _, e in export_events.get(message.sender, ()) if e.date < when],
                               triage.events_for(message.sender, when))
         assessment = assess_message(message, classification, events, triage.policy, people=everyone,
-                                    replies=triage.replies, aliases=triage.aliases(message.sender))
+                                    replies=triage.replies)
         rows.append(_row(seq, message, assessment.to_dict()))
     return Inbox(rows, export_events, found_me, unreadable, not_scored, people)
 
@@ -164,9 +164,7 @@ def _row(seq: int, message: Message, assessment: dict) -> dict:
 
 
 def _needs_decision(action: str, needs_review: bool, done: bool, reply: str | None) -> bool:
-    """Waiting for the person: a label to check, or a reply to send (accept, educate, a personal no).
-    Spam, scams and mass mail are declined with nothing to write: they wait for no one."""
-    return not done and (needs_review or (reply is not None and action in (*DECISION_ACTIONS, "accept")))
+    return not done and waits_for_person(action, needs_review, reply is not None)
 
 
 # ---------------------------------------------------------------- corrections applied
@@ -247,7 +245,7 @@ def current_rows(inbox: Inbox, triage: Triage, corrections: Iterable[dict]) -> l
             classification = Classification(label=label, probabilities={} if by_hand else row["probabilities"],
                                             top_features=row["top_features"], model_id=row["model_id"])
             again = assess_message(_message(row), classification, events, triage.policy, people=people,
-                                   replies=triage.replies, aliases=triage.aliases(row["sender"])).to_dict()
+                                   replies=triage.replies).to_dict()
             view.update({key: again[key] for key in ("label", "action", "reasons", "needs_review", "standing",
                                                      "reply", "tie")})
             view["label_by"] = "you" if by_hand else "model"

@@ -15,11 +15,11 @@ import functools
 import os
 import re
 import stat
-import unicodedata
 from importlib import resources
 from pathlib import Path
 from string import Template
 
+from classifier.cells import clean
 from classifier.labels import ASK_LABELS, check_choice, check_label
 
 REPLY_KINDS: tuple[str, ...] = ("accept", "educate", "decline", "decline_again", "decline_personal")
@@ -133,13 +133,3 @@ def _template(path: Path, kind: str, label: str) -> Template:
     if cached is None or cached[0] != version:
         cached = _TEMPLATES[path] = (version, Template(path.read_text(encoding="utf-8")))
     return cached[1]
-
-
-def clean(value: str | None, limit: int) -> str:
-    """``value`` on one line with control and format characters removed (they could hide text or
-    reorder it in the draft), trimmed to ``limit`` characters."""
-    if not value:
-        return ""
-    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in value)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

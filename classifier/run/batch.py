@@ -199,8 +199,7 @@ def relate_spooled(lines: list[bytes], history: ExportHistory, triage: Triage, m
         extra = triage.events_for(message.sender, message.date)
         exported = (history.timeline(message.sender, triage.policy) if message.sender is not None and not extra
                     else history.events(message.sender, message.date))
-        for assessment in relate([row], exported, extra, triage.policy, people=people, replies=triage.replies,
-                                 aliases=triage.aliases(message.sender)):
+        for assessment in relate([row], exported, extra, triage.policy, people=people, replies=triage.replies):
             results.append((render(assessment), Outcome.of(assessment)))
     return results
 

@@ -45,7 +45,7 @@ from classifier.recommend.replies import user_templates_dir
 from classifier.run.stages import ReplySettings, content_stage, from_spool, relate, to_spool
 from classifier.weigh.ledger import Ledger, read_events
 from classifier.weigh.people import People, load_people
-from classifier.weigh.tie import WARM_FROM_YOU
+from classifier.weigh.tie import WARM_FROM_YOU, WORDS_KINDS, YOUR_KINDS
 from classifier.weigh.history import (ExportEvent, export_events, find_me, history_row, reply_parents, to_events,
                                       unique_events)
 from classifier.weigh.events import Event
@@ -281,8 +281,8 @@ def _known_people(content_paths: list[str], routed, ledger: str | None) -> Peopl
     import dask
     import dask.dataframe as dd
 
-    wrote = routed[routed.kind.isin(["corresponded", "replied"])
-                   | (routed.kind.isin(["warm", "kin"]) & (routed.note == WARM_FROM_YOU))]
+    wrote = routed[routed.kind.isin(list(YOUR_KINDS))
+                   | (routed.kind.isin(list(WORDS_KINDS)) & (routed.note == WARM_FROM_YOU))]
     [written_to] = dask.compute(wrote.key.unique())
     content = dd.read_parquet(content_paths, columns=["sender", "name", "role"])
     named = content[content.role.isnull() & content.sender.isin(list(written_to)) & (content.name != "")]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from classifier.labels import ACTIONS, DECISION_ACTIONS, LABELS
+from classifier.labels import ACTIONS, LABELS, waits_for_person
 from classifier.parse.sources import CsvColumns
 from classifier.results import Assessment
 
@@ -83,9 +83,7 @@ class Outcome:
 
     @property
     def needs_you(self) -> bool:
-        """A reply to send (accept, educate, a personal no) or a label to check. Spam, scams and mass mail
-        are declined with nothing to write: they wait for no one."""
-        return self.needs_review or (self.reply and self.action in (*DECISION_ACTIONS, "accept"))
+        return waits_for_person(self.action, self.needs_review, self.reply)
 
     @classmethod
     def of(cls, assessment: Assessment) -> Outcome:

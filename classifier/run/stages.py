@@ -142,12 +142,12 @@ def delivery(message: Message, label: str, people: People) -> Delivery:
 
 def assess_message(message: Message, classification: Classification, events: Iterable[Event] | Timeline,
                    policy: Policy, at: datetime | None = None, *, ties: TieEvidence | None = None,
-                   people: People | None = None, replies: ReplySettings | None = None,
-                   aliases: Iterable[str] = ()) -> Assessment:
+                   people: People | None = None, replies: ReplySettings | None = None) -> Assessment:
     """Stage 2 for one message: weigh it against its sender's events (those before its date count),
     tell how close the tie is and how the message was sent, and recommend, with a reply draft. Pure:
     reads and writes nothing. ``ties``: the sender's tie evidence when the caller keeps it (a batch,
-    per sender); ``people``: declared ties and known names; ``aliases``: the sender's other keys."""
+    per sender); ``people``: declared ties (for every key of an alias group: weigh.people.load_people)
+    and known names."""
     when = at or message.date or datetime.now(timezone.utc)
     people = people if people is not None else People()
     if not isinstance(events, Timeline):
@@ -156,7 +156,7 @@ def assess_message(message: Message, classification: Classification, events: Ite
     known = weighed if weighed.first_seen is not None else None
     if ties is None:
         ties = events.ties if isinstance(events, Timeline) else TieEvidence(events)
-    declared = people.declared_tie([message.sender, *aliases])
+    declared = people.declared_tie([message.sender])
     tie = ties.tie(when, policy, *(declared or ()))
     label = classification.label
     recommendation = recommend(label, classification.probabilities, known, policy,
@@ -177,15 +177,16 @@ def merge_events(exported: Iterable[Event], extra: Iterable[Event]) -> list[Even
     """The export's events and the ledger's (or a history file's) in date order, an event both hold
     once: the ledger may hold what `triage ledger learn` read from this very export."""
     exported, extra = list(exported), list(extra)
-    if extra:
+    # Only a learned event (source "export", as the export's own) can be one of the export's: the ids,
+    # a hash each, are worked out only then.
+    if any(event.source == "export" for event in extra):
         seen = {event.id for event in exported}
-        extra = [event for event in extra if event.id not in seen]
+        extra = [event for event in extra if event.source != "export" or event.id not in seen]
     return sorted([*exported, *extra], key=attrgetter("date"))
 
 
 def relate(rows: Iterable[ContentRow], events: Iterable[Event] | Timeline, extra_events: Iterable[Event],
-           policy: Policy, *, people: People | None = None, replies: ReplySettings | None = None,
-           aliases: Iterable[str] = ()) -> Iterator[Assessment]:
+           policy: Policy, *, people: People | None = None, replies: ReplySettings | None = None) -> Iterator[Assessment]:
     """Stage 2 for one sender: weigh each of their classified messages (by date) against the events
     dated strictly before it: ``events`` from the export (a list, or the sender's Timeline),
     ``extra_events`` from the history file and the ledger (an event both hold counts once). Pure:
@@ -194,7 +195,7 @@ def relate(rows: Iterable[ContentRow], events: Iterable[Event] | Timeline, extra
         ties = events.ties
         for row in rows:
             yield assess_message(row.message, row.classification, events, policy, ties=ties, people=people,
-                                 replies=replies, aliases=aliases)
+                                 replies=replies)
         return
     by_date = attrgetter("date")  # C-level keys: a busy sender's timeline has thousands of events
     timeline = merge_events(events.events if isinstance(events, Timeline) else events, extra_events)
@@ -203,4 +204,4 @@ def relate(rows: Iterable[ContentRow], events: Iterable[Event] | Timeline, extra
         when = row.message.date or datetime.now(timezone.utc)
         past = timeline[:bisect.bisect_left(timeline, when, key=by_date)]
         yield assess_message(row.message, row.classification, past, policy, ties=ties, people=people,
-                             replies=replies, aliases=aliases)
+                             replies=replies)

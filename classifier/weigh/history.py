@@ -38,7 +38,7 @@ from classifier.policy import Policy
 from classifier.weigh.events import Event
 from classifier.weigh.people import People
 from classifier.weigh.standing import Timeline
-from classifier.weigh.tie import WARM_FROM_THEM, WARM_FROM_YOU
+from classifier.weigh.tie import WARM_FROM_THEM, WARM_FROM_YOU, WORDS_KINDS, YOUR_KINDS
 
 HISTORY_COLUMNS = ("seq", "id", "sender", "date", "to", "in_reply_to", "label", "role", "signal", "fingerprint",
                    "warm", "kin", "name")
@@ -260,8 +260,9 @@ class ExportHistory:
         give). After build_events."""
         return dict(self.db.execute(
             "SELECT sender, name FROM messages WHERE name != '' AND role IS NULL AND sender IN "
-            "(SELECT sender FROM events WHERE kind IN ('corresponded', 'replied') OR (kind IN ('warm', 'kin') "
-            "AND note = ?)) ORDER BY seq", (WARM_FROM_YOU,)))
+            f"(SELECT sender FROM events WHERE kind IN ({', '.join('?' * len(YOUR_KINDS))}) OR "
+            f"(kind IN ({', '.join('?' * len(WORDS_KINDS))}) AND note = ?)) ORDER BY seq",
+            (*YOUR_KINDS, *WORDS_KINDS, WARM_FROM_YOU)))
 
     def known_people(self) -> People:
         """The people the user wrote to, by name, for telling an impersonator from them (weigh.people)."""

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from classifier.cells import clean
 from classifier.labels import TIE_LEVELS, check_choice
 from classifier.weigh.events import SENDER_FORMS, normalise_sender, stored_date
 from classifier.weigh.ledger import Ledger
@@ -76,7 +77,7 @@ class People:
         if not known or sender in known or not asks_for_money_or_codes(text):
             return ""
         shown = ", ".join(sorted(known)[:3])
-        return f"{_clean(sender_name)}, whom you know at {shown}"
+        return f"{clean(sender_name, MAX_NAME)}, whom you know at {shown}"
 
     def merged(self, other: People) -> People:
         """These people with ``other``'s added; ``other``'s declared ties win."""
@@ -84,11 +85,6 @@ class People:
         for key, addresses in other.names.items():
             names.setdefault(key, set()).update(addresses)
         return People({**self.declared, **other.declared}, names)
-
-
-def _clean(name: str | None) -> str:
-    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in name or "")
-    return " ".join(text.split())[:MAX_NAME]
 
 
 # ---------------------------------------------------------------- the ledger's people table
@@ -111,7 +107,7 @@ def set_tie(ledger: Ledger, sender: str, tie: str | None, source: str = "you", n
             "INSERT INTO people (sender, name, tie, source, updated) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (sender) DO UPDATE SET tie = excluded.tie, source = excluded.source, "
             "updated = excluded.updated, name = CASE WHEN excluded.name != '' THEN excluded.name ELSE name END",
-            (key, _clean(name), tie, source if tie else "", stored_date(datetime.now(UTC))))
+            (key, clean(name, MAX_NAME), tie, source if tie else "", stored_date(datetime.now(UTC))))
     return key
 
 
@@ -121,8 +117,8 @@ def set_names(ledger: Ledger, names: Mapping[str, str]) -> int:
     rows = []
     for sender, name in names.items():
         key = normalise_sender(sender) if sender else None
-        if key is not None and _clean(name):
-            rows.append((key, _clean(name), stored_date(datetime.now(UTC))))
+        if key is not None and clean(name, MAX_NAME):
+            rows.append((key, clean(name, MAX_NAME), stored_date(datetime.now(UTC))))
     with ledger.transaction() as conn:
         before = conn.total_changes
         conn.executemany(

@@ -118,7 +118,12 @@ def check_tie(level: str) -> str:
 
 WARM_FROM_YOU = "from you"
 WARM_FROM_THEM = "from them"
-"""The note of a ``warm`` event: whose message had the warm words."""
+"""The note of a ``warm`` or ``kin`` event: whose message had the words."""
+YOUR_KINDS: tuple[str, ...] = ("corresponded", "replied")
+"""Events that are a message from you, whatever their note."""
+WORDS_KINDS: tuple[str, ...] = ("warm", "kin")
+"""Events about the words of a message: from you when noted WARM_FROM_YOU, else from them. With
+YOUR_KINDS, what the tie, the export's known names and the Dask engine count as "you wrote to them"."""
 
 
 class TieEvidence:
@@ -180,9 +185,9 @@ class TieEvidence:
 
 def _side(event: Event) -> str | None:
     """Whose message (or meeting) ``event`` is evidence of: "you", "they", "both" (met), None for none."""
-    if event.kind in ("corresponded", "replied") or (event.kind in ("warm", "kin") and event.note == WARM_FROM_YOU):
+    if event.kind in YOUR_KINDS or (event.kind in WORDS_KINDS and event.note == WARM_FROM_YOU):
         return "you"
-    if event.kind in THEIR_MESSAGES or event.kind in ("warm", "kin"):
+    if event.kind in THEIR_MESSAGES or event.kind in WORDS_KINDS:
         return "they"
     if event.kind == "met":
         return "both"
